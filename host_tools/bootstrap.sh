@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Make the machine ready for `make test` / `make sim` / `make bench`:
+# Debian tools (installed when missing and we are root, else named), then .venv with pinned packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package that provides it
+need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump)
+missing=()
+for pair in "${need[@]}"; do
+  cmd=${pair%%:*}; pkg=${pair##*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing Debian packages: $pkgs"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+  else
+    echo "bootstrap: missing tools; install them with: sudo apt-get install $pkgs" >&2
+    exit 1
+  fi
+fi
+
+stamp=.venv/.installed
+if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  echo "bootstrap: installing pinned Python packages into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+  touch "$stamp"
+fi
