@@ -285,7 +285,7 @@ class HTTPServer:
             try:
                 r = self._lsock.accept()
             except OSError as e:
-                if e.errno != errno.EAGAIN:
+                if e.args[0] != errno.EAGAIN:
                     self.stats["errors"] += 1
                 return
             if r is None:
@@ -341,7 +341,7 @@ class HTTPServer:
         try:
             k = c.sock.readinto(buf, n)
         except OSError as e:
-            if e.errno == errno.EAGAIN:
+            if e.args[0] == errno.EAGAIN:
                 return -1
             return 0
         if k is None:
@@ -624,7 +624,7 @@ class HTTPServer:
         try:
             k = c.sock.write(buf, off, n)
         except OSError as e:
-            if e.errno == errno.EAGAIN:
+            if e.args[0] == errno.EAGAIN:
                 return -1
             return 0
         if k is None:
