@@ -15,6 +15,23 @@ class Config:
     # UDP
     udp_sockets = 4
     udp_rx_bytes = 2048  # per socket ring for received datagrams (with 8-byte records)
+    # TCP (docs/tcp.md): every TCB and ring is allocated at start-up
+    tcp_conns = 4  # TCBs; listening ports do not take one
+    tcp_listeners = 2
+    tcp_rx_bytes = 2048  # receive ring per connection (also the largest window offered)
+    tcp_tx_bytes = 2048  # send ring per connection (unacknowledged + unsent bytes)
+    tcp_ooo_ranges = 4  # out-of-order ranges kept per connection
+    tcp_rto_initial_ms = 1000  # RFC 6298 2.1
+    tcp_rto_min_ms = 200  # below RFC 6298's 1 s, as Linux does
+    tcp_rto_max_ms = 60_000
+    tcp_max_retries = 8  # timeouts of the same data before ETIMEDOUT
+    tcp_syn_retries = 5
+    tcp_delack_ms = 200  # RFC 1122 4.2.3.2 bound (500 max)
+    tcp_time_wait_ms = 2_000  # short 2MSL; TIME_WAIT TCBs are recycled first when short
+    tcp_persist_max_ms = 60_000
+    tcp_keepalive_idle_ms = 60_000  # keepalive is off unless a connection enables it
+    tcp_keepalive_interval_ms = 10_000
+    tcp_keepalive_count = 5
 
     def __init__(self, **overrides):
         for name, value in overrides.items():

@@ -1,0 +1,430 @@
+# TCP segment arrival for a connection that has a TCB (RFC 9293 3.10.7.3 and
+# 3.10.7.4), with RFC 5961 (challenge ACKs, ACK acceptability), RFC 5681 /
+# RFC 6582 (slow start, congestion avoidance, fast retransmit, NewReno) and
+# the RFC 6298 RTT sampling. LISTEN and "no TCB" are handled in stack/tcp.py.
+# Nothing here allocates.
+from micropython import const
+
+from stack import tcp_output as out
+from stack import tcp_timers as tmr
+from stack.clock import ticks_diff
+from stack.wire import tcp as wtcp
+
+_SEQ = const(4)
+_ACK = const(8)
+_FIN = const(0x01)
+_SYN = const(0x02)
+_RST = const(0x04)
+_ACKF = const(0x10)
+
+_CLOSED = const(0)
+_SYN_SENT = const(2)
+_SYN_RECEIVED = const(3)
+_ESTABLISHED = const(4)
+_FIN_WAIT_1 = const(5)
+_FIN_WAIT_2 = const(6)
+_CLOSE_WAIT = const(7)
+_CLOSING = const(8)
+_LAST_ACK = const(9)
+_TIME_WAIT = const(10)
+
+_ECONNREFUSED = const(111)
+_ECONNRESET = const(104)
+_CWND_CAP = const(1 << 20)
+_NO_TIMER = const(-1)
+
+
+def initial_cwnd(c):
+    """RFC 5681 3.1 initial window (one segment if the SYN was retransmitted)."""
+    m = c.snd_mss
+    if c.retries:
+        return m
+    if m > 2190:
+        return 2 * m
+    if m > 1095:
+        return 3 * m
+    return 4 * m
+
+
+def established(c, now):
+    """Handshake complete (either side)."""
+    c.cwnd = initial_cwnd(c)
+    c.retries = 0
+    c.t_rtx = _NO_TIMER
+    c.persist = False
+    c.state = _FIN_WAIT_1 if c.fin_queued else _ESTABLISHED
+    c.events += 1
+    tcp = c.tcp
+    tcp.stats["tcp_established"] += 1
+    if c.listener is not None:
+        c.listener.events += 1
+    tmr.arm_keepalive(c, now)
+
+
+def _challenge_ack(c):
+    tcp = c.tcp
+    if tcp.challenge_ok():
+        tcp.stats["tcp_challenge_acks"] += 1
+        out.send_ack(c)
+
+
+def syn_sent(c, buf, ip_off, o, hl, l4_len, now):
+    """RFC 9293 3.10.7.3."""
+    tcp = c.tcp
+    fl = wtcp.flags(buf, o)
+    ack_ok = False
+    if fl & _ACKF:
+        ack = wtcp.rel(buf, o, _ACK, c.iss_hi, c.iss_lo)
+        if ack <= 0 or ack > c.snd_max:
+            if not fl & _RST:
+                out.send_rst_reply(tcp, buf, ip_off, o, 0, fl)
+            tcp.stats["tcp_drop_ack"] += 1
+            return
+        ack_ok = True
+    if fl & _RST:
+        if ack_ok:
+            tcp.stats["tcp_rx_rst"] += 1
+            tmr.fail(c, _ECONNREFUSED)
+        return
+    if not fl & _SYN:
+        return
+    mss = wtcp.parse_mss(buf, o, hl)
+    if mss < 0:
+        tcp.stats["tcp_drop_options"] += 1
+        return
+    c.irs_hi = wtcp.hi16(buf, o, _SEQ)
+    c.irs_lo = wtcp.lo16(buf, o, _SEQ)
+    c.rcv_nxt = 1
+    c.rcv_adv = 1
+    c.snd_mss = mss if 0 < mss < c.rcv_mss else (c.rcv_mss if mss else 536)
+    c.snd_wnd = wtcp.window(buf, o)
+    c.max_snd_wnd = c.snd_wnd
+    c.snd_wl1 = 0
+    if ack_ok:
+        c.snd_una = ack
+        c.snd_wl2 = ack
+        if c.rtt_timing:
+            c.rtt_timing = False
+            tmr.rtt_sample(c, ticks_diff(now, c.rtt_start))
+        established(c, now)
+        c.ack_now = True
+        out.output(c, now)
+    else:
+        # simultaneous open (RFC 9293 3.5 figure 8)
+        c.state = _SYN_RECEIVED
+        c.snd_wl2 = 0
+        out.send_syn(c)
+
+
+def _reset(c):
+    """An acceptable RST (RFC 9293 3.10.7.4 second check)."""
+    tcp = c.tcp
+    tcp.stats["tcp_rx_rst"] += 1
+    s = c.state
+    if s == _SYN_RECEIVED and c.passive:
+        tcp.release(c)  # back to LISTEN: the listener is still there
+    elif s == _SYN_RECEIVED:
+        tmr.fail(c, _ECONNREFUSED)
+    elif s >= _CLOSING:
+        c.state = _CLOSED
+        c.t_rtx = c.t_ack = c.t_wait = c.t_keep = _NO_TIMER
+        c.events += 1
+        tcp.maybe_free(c)
+    else:
+        tmr.fail(c, _ECONNRESET)
+
+
+def segment(c, buf, ip_off, o, hl, l4_len, now):
+    """A segment for a connection in SYN-RECEIVED or a synchronized state."""
+    tcp = c.tcp
+    st = tcp.stats
+    fl = wtcp.flags(buf, o)
+    s = c.state
+    dlen = l4_len - hl
+    seq = wtcp.rel(buf, o, _SEQ, c.irs_hi, c.irs_lo)
+    seg_len = dlen
+    if fl & _SYN:
+        seg_len += 1
+    if fl & _FIN:
+        seg_len += 1
+    if s == _SYN_RECEIVED and fl & _SYN and not fl & (_RST | _ACKF) and seq == 0:
+        out.send_syn(c)  # our SYN-ACK was lost: the peer repeats its SYN
+        return
+    # first: sequence number acceptable? (RFC 9293 3.10.7.4 table)
+    nxt = c.rcv_nxt
+    wnd = c.rx.free()
+    if seg_len == 0:
+        ok = seq == nxt if wnd == 0 else nxt <= seq < nxt + wnd
+    elif wnd == 0:
+        ok = False
+    else:
+        ok = nxt <= seq < nxt + wnd or nxt <= seq + seg_len - 1 < nxt + wnd
+    if not ok and seq == nxt and wnd == 0 and not fl & (_RST | _SYN):
+        # zero window: still take the ACK and window (RFC 9293 3.10.7.4), drop the text
+        ok = True
+        dlen = 0
+        fl &= ~_FIN
+    if not ok:
+        st["tcp_drop_seq"] += 1
+        if not fl & _RST:
+            if s == _TIME_WAIT and fl & _FIN:
+                tmr.enter_time_wait(c, now)  # retransmitted FIN: restart 2MSL
+            c.ack_now = True
+            out.send_ack(c)
+        return
+    # second: RST (RFC 5961 3.2: only an exact match resets, else challenge)
+    if fl & _RST:
+        if seq == nxt:
+            _reset(c)
+        else:
+            _challenge_ack(c)
+        return
+    # fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK
+    if fl & _SYN:
+        _challenge_ack(c)
+        return
+    # fifth: ACK
+    if not fl & _ACKF:
+        return
+    ack = wtcp.rel(buf, o, _ACK, c.iss_hi, c.iss_lo)
+    win = wtcp.window(buf, o)
+    if s == _SYN_RECEIVED:
+        if ack <= c.snd_una or ack > c.snd_max:
+            out.send_rst_reply(tcp, buf, ip_off, o, seg_len, fl)
+            st["tcp_drop_ack"] += 1
+            return
+        c.snd_wnd = win
+        c.max_snd_wnd = win
+        c.snd_wl1 = seq
+        c.snd_wl2 = ack
+        established(c, now)
+        s = c.state
+    if ack > c.snd_max:
+        # RFC 5961 5.2 / RFC 9293: ACK for data never sent
+        st["tcp_drop_ack"] += 1
+        c.ack_now = True
+        out.send_ack(c)
+        return
+    if ack < c.snd_una - c.max_snd_wnd:
+        st["tcp_drop_ack"] += 1  # RFC 5961 5.2: blind data injection guard
+        _challenge_ack(c)
+        return
+    if c.keepalive:
+        tmr.arm_keepalive(c, now)
+    if ack > c.snd_una:
+        _ack_new(c, ack, now)
+    elif (
+        ack == c.snd_una
+        and dlen == 0
+        and not fl & _FIN
+        and win == c.snd_wnd
+        and c.snd_max > c.snd_una
+    ):
+        _dupack(c, now)
+    # window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule)
+    if c.snd_wl1 < seq or (c.snd_wl1 == seq and c.snd_wl2 <= ack):
+        c.snd_wnd = win
+        c.snd_wl1 = seq
+        c.snd_wl2 = ack
+        if win > c.max_snd_wnd:
+            c.max_snd_wnd = win
+        if win > 0 and c.persist:
+            c.t_rtx = _NO_TIMER  # window opened: output() sends at once
+            c.persist = False
+            c.persist_ms = 0
+    if c.fin_queued and c.snd_una == c.tx_seq0 + c.tx.used + 1:
+        # our FIN is acknowledged
+        if s == _FIN_WAIT_1:
+            c.state = s = _FIN_WAIT_2
+            c.events += 1
+        elif s == _CLOSING:
+            tmr.enter_time_wait(c, now)
+            return
+        elif s == _LAST_ACK:
+            c.state = _CLOSED
+            c.t_rtx = c.t_ack = c.t_keep = _NO_TIMER
+            c.events += 1
+            tcp.maybe_free(c)
+            return
+    # seventh: segment text
+    if s == _ESTABLISHED or s == _FIN_WAIT_1 or s == _FIN_WAIT_2:
+        d0 = seq - nxt
+        doff = o + hl
+        if d0 < 0:
+            if -d0 >= dlen:
+                dlen = 0
+                if seq + seg_len - 1 < nxt:
+                    fl &= ~_FIN  # an old FIN
+            else:
+                doff -= d0
+                dlen += d0
+            d0 = 0
+        if d0 + dlen > wnd:
+            dlen = wnd - d0 if wnd > d0 else 0
+            fl &= ~_FIN  # the FIN lies beyond the window
+        if dlen > 0:
+            if c.app_closed:
+                # data for an application that closed: RST (RFC 9293 3.10.4)
+                out.send_rst(c)
+                tmr.fail(c, _ECONNRESET)
+                return
+            _text(c, buf, doff, d0, dlen)
+        if fl & _FIN:
+            c.fin_at = d0 + dlen + nxt
+            c.fin_pending = True
+    elif s >= _CLOSE_WAIT and fl & _FIN:
+        c.ack_now = True  # a repeated FIN: ACK it
+    # eighth: FIN (in order only; an early one waits in fin_at)
+    if c.fin_pending and c.fin_at == c.rcv_nxt:
+        c.fin_pending = False
+        c.rcv_nxt += 1
+        c.rcv_adv += 1
+        c.ack_now = True
+        c.events += 1
+        if s == _ESTABLISHED:
+            c.state = _CLOSE_WAIT
+        elif s == _FIN_WAIT_1:
+            c.state = _CLOSING
+        elif s == _FIN_WAIT_2:
+            out.send_ack(c)
+            tmr.enter_time_wait(c, now)
+            return
+    if c.snd_una > tcp.rebase_at:
+        rebase_send(c, tcp.rebase_by)
+    if c.rcv_nxt > tcp.rebase_at:
+        rebase_recv(c, tcp.rebase_by)
+    out.output(c, now)
+
+
+def _text(c, buf, doff, d0, dlen):
+    tcp = c.tcp
+    rx = c.rx
+    asm = c.asm
+    rx.write_at(d0, buf, doff, dlen)
+    if d0 == 0:
+        holes = asm.n
+        got = asm.advance(dlen)
+        rx.commit(got)
+        c.rcv_nxt += got
+        c.ack_bytes += got
+        c.events += 1
+        # RFC 5681 4.2: ACK at once when a hole was filled or holes remain,
+        # else every second full-sized segment, else within the delay bound
+        if holes or c.ack_bytes >= 2 * c.rcv_mss:
+            c.ack_now = True
+        elif c.t_ack == _NO_TIMER:
+            c.t_ack = tcp.delack_deadline()
+    else:
+        if asm.add(d0, d0 + dlen):
+            tcp.stats["tcp_ooo_segs"] += 1
+        else:
+            tcp.stats["tcp_ooo_drop"] += 1
+        c.ack_now = True  # duplicate ACK at once (RFC 5681 4.2)
+
+
+def _ack_new(c, ack, now):
+    tcp = c.tcp
+    tx = c.tx
+    acked = ack - c.snd_una
+    end = c.tx_seq0 + tx.used
+    a = (ack if ack < end else end) - c.tx_seq0
+    if a > 0:
+        tx.discard(a)
+        c.tx_seq0 += a
+    c.snd_una = ack
+    if c.snd_nxt < ack:
+        c.snd_nxt = ack
+    c.retries = 0
+    c.events += 1
+    if c.rtt_timing and ack > c.rtt_seq:
+        c.rtt_timing = False
+        tmr.rtt_sample(c, ticks_diff(now, c.rtt_start))
+    mss = c.snd_mss
+    if c.in_recovery:
+        if ack >= c.recover:
+            # RFC 6582 3.2 step 3: full ACK, deflate and leave recovery
+            flight = c.snd_max - ack
+            c.cwnd = c.ssthresh if c.ssthresh < flight + mss else flight + mss
+            c.in_recovery = False
+            c.dupacks = 0
+        else:
+            # partial ACK: resend the next hole, deflate by what was acked
+            out.retransmit_first(c)
+            tcp.stats["tcp_retransmits"] += 1
+            c.retransmits += 1
+            c.cwnd -= acked
+            if acked >= mss:
+                c.cwnd += mss
+            if c.cwnd < mss:
+                c.cwnd = mss
+            out.arm_rtx(c, now)
+            return
+    else:
+        c.dupacks = 0
+        if c.cwnd < c.ssthresh:
+            c.cwnd += acked if acked < mss else mss  # slow start (RFC 5681 3.1)
+        else:
+            inc = mss * mss // c.cwnd  # congestion avoidance
+            c.cwnd += inc if inc > 0 else 1
+        if c.cwnd > _CWND_CAP:
+            c.cwnd = _CWND_CAP
+    if c.snd_una >= c.snd_max:
+        if not c.persist:
+            c.t_rtx = _NO_TIMER
+    else:
+        out.arm_rtx(c, now)  # RFC 6298 5.3
+
+
+def _dupack(c, now):
+    tcp = c.tcp
+    c.dupacks += 1
+    mss = c.snd_mss
+    if c.in_recovery:
+        c.cwnd += mss  # RFC 6582 3.2 step 4: inflate
+        return
+    if c.dupacks == 3 and c.snd_una > c.recover:
+        flight = c.snd_max - c.snd_una
+        half = flight >> 1
+        c.ssthresh = half if half > 2 * mss else 2 * mss
+        c.recover = c.snd_max
+        c.in_recovery = True
+        c.rtt_timing = False
+        out.retransmit_first(c)
+        tcp.stats["tcp_fast_retransmits"] += 1
+        tcp.stats["tcp_retransmits"] += 1
+        c.retransmits += 1
+        c.cwnd = c.ssthresh + 3 * mss
+
+
+def rebase_send(c, b):
+    """Move ISS forward by b so send-side offsets stay far below 2**30."""
+    lo = c.iss_lo + (b & 0xFFFF)
+    c.iss_hi = (c.iss_hi + (b >> 16) + (lo >> 16)) & 0xFFFF
+    c.iss_lo = lo & 0xFFFF
+    c.snd_una -= b
+    c.snd_nxt -= b
+    c.snd_max -= b
+    c.tx_seq0 -= b
+    c.snd_wl2 -= b
+    c.rtt_seq -= b
+    c.recover -= b
+    if c.recover < c.snd_una - b:
+        c.recover = c.snd_una - b  # stale values must not drift toward -2**30
+    if c.rtt_seq < c.snd_una - b:
+        c.rtt_seq = c.snd_una - b
+    if c.snd_wl2 < c.snd_una - b:
+        c.snd_wl2 = c.snd_una - b
+
+
+def rebase_recv(c, b):
+    lo = c.irs_lo + (b & 0xFFFF)
+    c.irs_hi = (c.irs_hi + (b >> 16) + (lo >> 16)) & 0xFFFF
+    c.irs_lo = lo & 0xFFFF
+    c.rcv_nxt -= b
+    c.rcv_adv -= b
+    c.fin_at -= b
+    c.snd_wl1 -= b
+    if c.snd_wl1 < c.rcv_nxt - b:
+        c.snd_wl1 = c.rcv_nxt - b
+    if c.fin_at < c.rcv_nxt - b:
+        c.fin_at = c.rcv_nxt - b

@@ -1,0 +1,175 @@
+# TCP header (RFC 9293 section 3.1) over (buf, off).
+#
+# Sequence and acknowledgment numbers are 32-bit on the wire, but an int of
+# 2**30 or more is a heap object on a 32-bit MicroPython port. So they are
+# never read as one int: rel() turns the field into a small signed offset from
+# a base kept as two 16-bit halves (ISS or IRS), and put_rel() writes
+# base + offset back. See docs/tcp.md "Sequence numbers".
+from micropython import const
+
+HDR_LEN = const(20)  # what we emit, plus 4 with the MSS option on a SYN
+SEQ = const(4)  # field offsets inside the header
+ACK = const(8)
+CSUM_OFF = const(16)
+
+FIN = const(0x01)
+SYN = const(0x02)
+RST = const(0x04)
+PSH = const(0x08)
+ACKF = const(0x10)
+URG = const(0x20)
+
+OPT_EOL = const(0)
+OPT_NOP = const(1)
+OPT_MSS = const(2)
+
+# rel() results are clamped to this magnitude: farther than any window, and
+# still a small int (31-bit signed) on 32-bit ports.
+FAR = const(0x3FFFFFFF)
+
+DROP_SHORT = const(-1)
+DROP_OFFSET = const(-2)
+DROP_OPTIONS = const(-3)
+
+_SRC_PORT = const(0)
+_DST_PORT = const(2)
+_DOFF = const(12)
+_FLAGS = const(13)
+_WINDOW = const(14)
+_URG_PTR = const(18)
+
+
+def check(buf, o, n):
+    """Header length (data offset * 4) if a header fits in the n bytes at o
+    and its data offset is sane, else a negative drop code."""
+    if n < HDR_LEN:
+        return DROP_SHORT
+    hl = (buf[o + _DOFF] >> 4) << 2
+    if hl < HDR_LEN or hl > n:
+        return DROP_OFFSET
+    return hl
+
+
+def src_port(buf, o):
+    return (buf[o + _SRC_PORT] << 8) | buf[o + _SRC_PORT + 1]
+
+
+def dst_port(buf, o):
+    return (buf[o + _DST_PORT] << 8) | buf[o + _DST_PORT + 1]
+
+
+def hi16(buf, o, field):
+    return (buf[o + field] << 8) | buf[o + field + 1]
+
+
+def lo16(buf, o, field):
+    return (buf[o + field + 2] << 8) | buf[o + field + 3]
+
+
+def data_off(buf, o):
+    return (buf[o + _DOFF] >> 4) << 2
+
+
+def flags(buf, o):
+    return buf[o + _FLAGS] & 0x3F
+
+
+def window(buf, o):
+    return (buf[o + _WINDOW] << 8) | buf[o + _WINDOW + 1]
+
+
+def csum_field(buf, o):
+    return (buf[o + CSUM_OFF] << 8) | buf[o + CSUM_OFF + 1]
+
+
+def urgent(buf, o):
+    return (buf[o + _URG_PTR] << 8) | buf[o + _URG_PTR + 1]
+
+
+def rel(buf, o, field, base_hi, base_lo):
+    """The 32-bit number at buf[o+field] minus base (mod 2**32), as a signed
+    small int; clamped to +-FAR when it is 2**30 or more away."""
+    d_lo = ((buf[o + field + 2] << 8) | buf[o + field + 3]) - base_lo
+    d_hi = ((buf[o + field] << 8) | buf[o + field + 1]) - base_hi
+    if d_lo < 0:
+        d_lo += 0x10000
+        d_hi -= 1
+    d_hi &= 0xFFFF
+    if d_hi >= 0x8000:
+        d_hi -= 0x10000
+    if d_hi >= 0x4000:
+        return FAR
+    if d_hi < -0x4000:
+        return -FAR
+    return (d_hi << 16) + d_lo
+
+
+def put_rel(buf, o, field, base_hi, base_lo, r):
+    """Write base + r (mod 2**32) into the field; r is a small int (may be < 0)."""
+    lo = base_lo + (r & 0xFFFF)
+    hi = base_hi + (r >> 16) + (lo >> 16)  # r >> 16 floors, so r < 0 works too
+    buf[o + field] = (hi >> 8) & 0xFF
+    buf[o + field + 1] = hi & 0xFF
+    buf[o + field + 2] = (lo >> 8) & 0xFF
+    buf[o + field + 3] = lo & 0xFF
+
+
+def put32(buf, o, field, hi, lo):
+    buf[o + field] = hi >> 8
+    buf[o + field + 1] = hi & 0xFF
+    buf[o + field + 2] = lo >> 8
+    buf[o + field + 3] = lo & 0xFF
+
+
+def write(buf, o, sport, dport, hl, flags_, win):
+    """Ports, data offset, flags, window; checksum and urgent pointer zero.
+    Sequence and acknowledgment fields are written with put_rel/put32."""
+    buf[o + _SRC_PORT] = sport >> 8
+    buf[o + _SRC_PORT + 1] = sport & 0xFF
+    buf[o + _DST_PORT] = dport >> 8
+    buf[o + _DST_PORT + 1] = dport & 0xFF
+    buf[o + _DOFF] = (hl >> 2) << 4
+    buf[o + _FLAGS] = flags_
+    buf[o + _WINDOW] = win >> 8
+    buf[o + _WINDOW + 1] = win & 0xFF
+    buf[o + CSUM_OFF] = 0
+    buf[o + CSUM_OFF + 1] = 0
+    buf[o + _URG_PTR] = 0
+    buf[o + _URG_PTR + 1] = 0
+
+
+def write_mss(buf, o, mss):
+    """The MSS option (kind 2, length 4) at o; returns its length."""
+    buf[o] = OPT_MSS
+    buf[o + 1] = 4
+    buf[o + 2] = mss >> 8
+    buf[o + 3] = mss & 0xFF
+    return 4
+
+
+def parse_mss(buf, o, hl):
+    """Walk the options of a checked header: the MSS value, 0 if absent, or
+    DROP_OPTIONS if an option length is malformed (RFC 9293 3.2: unknown
+    options are skipped by their length; a length running past the header or
+    below 2 makes the segment unparseable)."""
+    i = o + HDR_LEN
+    end = o + hl
+    mss = 0
+    while i < end:
+        kind = buf[i]
+        if kind == OPT_EOL:
+            break
+        if kind == OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= end:
+            return DROP_OPTIONS
+        ln = buf[i + 1]
+        if ln < 2 or i + ln > end:
+            return DROP_OPTIONS
+        if kind == OPT_MSS:
+            if ln != 4:
+                return DROP_OPTIONS
+            mss = (buf[i + 2] << 8) | buf[i + 3]
+        i += ln
+    return mss
