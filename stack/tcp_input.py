@@ -164,6 +164,7 @@ def segment(c, buf, ip_off, o, hl, l4_len, now):
         ok = True
         dlen = 0
         fl &= ~_FIN
+        c.ack_now = True  # the probe is answered with the (zero) window
     if not ok:
         st["tcp_drop_seq"] += 1
         if not fl & _RST:
@@ -219,6 +220,7 @@ def segment(c, buf, ip_off, o, hl, l4_len, now):
         and not fl & _FIN
         and win == c.snd_wnd
         and c.snd_max > c.snd_una
+        and not c.persist  # ACKs of zero-window probes are not duplicates
     ):
         _dupack(c, now)
     # window update (RFC 9293 3.10.7.4, SND.WL1/SND.WL2 rule)
@@ -309,8 +311,10 @@ def _text(c, buf, doff, d0, dlen):
         c.ack_bytes += got
         c.events += 1
         # RFC 5681 4.2: ACK at once when a hole was filled or holes remain,
-        # else every second full-sized segment, else within the delay bound
-        if holes or c.ack_bytes >= 2 * c.rcv_mss:
+        # else every second full-sized segment, or when the ring cannot take
+        # another full segment (the peer is window-limited: delaying would
+        # stall it), else within the delay bound
+        if holes or c.ack_bytes >= 2 * c.rcv_mss or rx.free() < c.rcv_mss:
             c.ack_now = True
         elif c.t_ack == _NO_TIMER:
             c.t_ack = tcp.delack_deadline()
@@ -325,12 +329,13 @@ def _text(c, buf, doff, d0, dlen):
 def _ack_new(c, ack, now):
     tcp = c.tcp
     tx = c.tx
-    acked = ack - c.snd_una
     end = c.tx_seq0 + tx.used
     a = (ack if ack < end else end) - c.tx_seq0
+    acked = 0  # data bytes: SYN and FIN do not grow cwnd
     if a > 0:
         tx.discard(a)
         c.tx_seq0 += a
+        acked = a
     c.snd_una = ack
     if c.snd_nxt < ack:
         c.snd_nxt = ack
@@ -361,7 +366,9 @@ def _ack_new(c, ack, now):
             return
     else:
         c.dupacks = 0
-        if c.cwnd < c.ssthresh:
+        if acked == 0:
+            pass
+        elif c.cwnd < c.ssthresh:
             c.cwnd += acked if acked < mss else mss  # slow start (RFC 5681 3.1)
         else:
             inc = mss * mss // c.cwnd  # congestion avoidance
