@@ -1,0 +1,1 @@
+"""Host-side command line: simulator, build, and (later) flash/deploy/monitor."""

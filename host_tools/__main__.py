@@ -1,0 +1,40 @@
+"""python -m host_tools COMMAND ...: the project's host command line."""
+
+import argparse
+import sys
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m host_tools")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("sim", help="run the stack on a simulated board behind a TAP")
+    s.add_argument("--board", default="unix_tap", help="board module in boards/ (default unix_tap)")
+    s.add_argument("--netns", default="stacksim", help="network namespace to create (default stacksim)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--forward", metavar="HOST:PORT",
+                   help="forward this host TCP port to the stack's port 80")
+    g.add_argument("--no-forward", action="store_true", help="no host port forward (default)")
+    s.add_argument("--heapsize", default="64wK", help="MicroPython -X heapsize (default 64wK)")
+    s.add_argument("--heap-lock", action="store_true",
+                   help="run the steady-state loop under micropython.heap_lock()")
+
+    b = sub.add_parser("build", help="compile stack/ to .mpy with mpy-cross")
+    b.add_argument("--arch", default="armv6m", help="mpy-cross -march (armv6m, xtensawin, ...)")
+    b.add_argument("--out", default="build", help="output folder (default build/)")
+
+    a = p.parse_args(argv)
+    if a.cmd == "sim":
+        from host_tools import sim
+
+        return sim.run(a.board, a.netns, None if a.no_forward else a.forward, a.heapsize,
+                       a.heap_lock)
+    if a.cmd == "build":
+        from host_tools import build
+
+        return build.run(a.arch, a.out)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The simulator launcher: a namespace with a TAP, the stack on the MicroPython
+unix port at the other end of it, READY on stdout once it answers."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from host_tools import netns as nsmod
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST_IP = "192.0.2.1"
+STACK_IP = "192.0.2.2"
+TAP_NAME = "stap0"
+DEFAULT_HEAP = "64wK"  # a 64 KB heap as on a 32-bit board ('w' scales for the word size)
+READY_TIMEOUT_S = 30
+
+
+def micropython_path():
+    return str(Path(sys.executable).parent / "micropython")
+
+
+def firmware_cmd(board, fd, heapsize=DEFAULT_HEAP, heap_lock=False):
+    cmd = [micropython_path(), "-X", "heapsize=" + heapsize,
+           str(ROOT / "firmware" / "main.py"), "--board", board, "--fd", str(fd)]
+    if heap_lock:
+        cmd.append("--heap-lock")
+    return cmd
+
+
+def wait_answering(netns, proc, timeout_s):
+    """True once the stack answers ping (which needs ARP first), False if the
+    process died or the time ran out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        r = subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "1", STACK_IP],
+                           capture_output=True)
+        if r.returncode == 0:
+            return True
+    return False
+
+
+def run(board, netns, forward, heapsize, heap_lock):
+    ok, why = nsmod.can_create()
+    if not ok:
+        print("sim: cannot start: " + why, file=sys.stderr)
+        return 2
+    try:
+        fd = nsmod.create(netns, TAP_NAME, HOST_IP + "/24")
+    except nsmod.NetnsError as e:
+        print("sim: " + str(e), file=sys.stderr)
+        return 2
+    from host_tools.tapwire import Relay
+
+    relay = Relay(fd)
+    relay.start()
+    proc = None
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        env = dict(os.environ, MICROPYPATH=str(ROOT))
+        # The stack's own output (heap line, errors) goes to stderr; stdout is ours.
+        proc = subprocess.Popen(firmware_cmd(board, relay.child_fd, heapsize, heap_lock),
+                                pass_fds=(relay.child_fd,), env=env, stdout=sys.stderr,
+                                cwd=str(ROOT))
+        relay.close_child_end()
+        if not wait_answering(netns, proc, READY_TIMEOUT_S):
+            print("sim: the stack did not answer within %d s (board %s)" % (READY_TIMEOUT_S, board),
+                  file=sys.stderr)
+            return 1
+        print("READY " + STACK_IP, flush=True)
+        if forward:
+            from host_tools import forward as fwd
+
+            host, port = forward.rsplit(":", 1)
+            fwd.start(host, int(port), netns, STACK_IP)
+            print("URL http://%s:%s/" % (host, port), flush=True)
+        print("sim: board %s in namespace %s; try: sudo ip netns exec %s ping %s"
+              % (board, netns, netns, STACK_IP), file=sys.stderr, flush=True)
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        relay.stop()
+        nsmod.remove(netns)

@@ -1,0 +1,238 @@
+# Neighbour cache and ARP protocol (RFC 826, RFC 1122 section 2.3.2).
+#
+# Bounded: cfg.arp_entries entries; when full, the oldest entry is reused.
+# An unresolved next hop holds at most one frame waiting for the reply (RFC 1122
+# 2.3.2.2 "SHOULD save at least one"); a newer frame replaces it and the older one
+# is counted as dropped. Frames wait in a small pool of preallocated buffers.
+from micropython import const
+
+from stack import stats as _stats
+from stack.clock import ticks_diff
+from stack.wire import arp as warp
+from stack.wire import eth
+
+_FREE = const(0)
+_PENDING = const(1)
+_RESOLVED = const(2)
+_NO_SLOT = const(0xFF)
+_PENDING_FRAMES = const(2)
+
+_ZERO_MAC = b"\x00\x00\x00\x00\x00\x00"
+
+
+class Neighbours:
+    def __init__(self, iface, cfg):
+        n = cfg.arp_entries
+        self._iface = iface
+        self._n = n
+        self._ttl_ms = cfg.arp_ttl_ms
+        self._retry_ms = cfg.arp_retry_ms
+        self._tries_max = cfg.arp_tries
+        self._ip = bytearray(4 * n)
+        self._mac = bytearray(6 * n)
+        self._state = bytearray(n)
+        self._tries = bytearray(n)
+        self._stamp = [0] * n  # ticks_ms of last update (resolved) or last request (pending)
+        self._slot = bytearray(b"\xff" * n)  # pending frame buffer index per entry
+        self._frames = [bytearray(cfg.mtu + eth.HDR_LEN) for _ in range(_PENDING_FRAMES)]
+        self._frame_len = [0] * _PENDING_FRAMES
+        self._frame_used = bytearray(_PENDING_FRAMES)
+        self.stats = _stats.register(
+            iface.stats,
+            "arp_rx",
+            "arp_tx_request",
+            "arp_tx_reply",
+            "arp_drop_short",
+            "arp_drop_format",
+            "arp_drop_unresolved",
+            "arp_drop_replaced",
+            "arp_drop_no_buffer",
+        )
+
+    # -- lookups ------------------------------------------------------------
+
+    def _find(self, buf, off):
+        ips = self._ip
+        for i in range(self._n):
+            if self._state[i] != _FREE:
+                j = 4 * i
+                if (
+                    ips[j] == buf[off]
+                    and ips[j + 1] == buf[off + 1]
+                    and ips[j + 2] == buf[off + 2]
+                    and ips[j + 3] == buf[off + 3]
+                ):
+                    return i
+        return -1
+
+    def mac_of(self, buf, off):
+        """Index of the resolved entry for the IP at buf[off], or -1."""
+        i = self._find(buf, off)
+        if i >= 0 and self._state[i] == _RESOLVED:
+            return i
+        return -1
+
+    def copy_mac(self, i, dst, dst_off):
+        m = 6 * i
+        for k in range(6):
+            dst[dst_off + k] = self._mac[m + k]
+
+    def _alloc(self, buf, off, now_ms):
+        """A free entry, or the oldest one recycled (its waiting frame dropped)."""
+        victim = -1
+        for i in range(self._n):
+            if self._state[i] == _FREE:
+                victim = i
+                break
+            if victim < 0 or ticks_diff(self._stamp[victim], self._stamp[i]) > 0:
+                victim = i
+        self._release(victim, "arp_drop_unresolved")
+        j = 4 * victim
+        for k in range(4):
+            self._ip[j + k] = buf[off + k]
+        self._stamp[victim] = now_ms
+        return victim
+
+    def _release(self, i, reason):
+        s = self._slot[i]
+        if s != _NO_SLOT:
+            self._frame_used[s] = 0
+            self._slot[i] = _NO_SLOT
+            self.stats[reason] += 1
+        self._state[i] = _FREE
+
+    # -- transmit side --------------------------------------------------------
+
+    def hold(self, frame, n, buf, off, now_ms):
+        """Keep frame[0:n] until the next hop at buf[off] resolves; send a request
+        if this is a new resolution. The caller found no resolved entry."""
+        i = self._find(buf, off)
+        if i < 0:
+            i = self._alloc(buf, off, now_ms)
+            self._state[i] = _PENDING
+            self._tries[i] = 0
+            self._request(i, now_ms)
+        s = self._slot[i]
+        if s == _NO_SLOT:
+            for k in range(_PENDING_FRAMES):
+                if not self._frame_used[k]:
+                    s = k
+                    break
+            else:
+                self.stats["arp_drop_no_buffer"] += 1
+                return False
+            self._frame_used[s] = 1
+            self._slot[i] = s
+        else:
+            self.stats["arp_drop_replaced"] += 1
+        self._frames[s][:n] = memoryview(frame)[:n]  # rare path: allocation is fine here
+        self._frame_len[s] = n
+        return True
+
+    def _request(self, i, now_ms):
+        iface = self._iface
+        b = iface.tx_buf
+        eth.write_broadcast(b, iface.mac, eth.TYPE_ARP)
+        warp.write(
+            b, eth.HDR_LEN, warp.OP_REQUEST, iface.mac, iface.ip, _ZERO_MAC, 0, self._ip, 4 * i
+        )
+        self._tries[i] += 1
+        self._stamp[i] = now_ms
+        self.stats["arp_tx_request"] += 1
+        iface.send_frame(b, eth.HDR_LEN + warp.LEN)
+
+    def announce(self):
+        """Gratuitous ARP (RFC 5227 announcement form): a request for our own address."""
+        iface = self._iface
+        b = iface.tx_buf
+        eth.write_broadcast(b, iface.mac, eth.TYPE_ARP)
+        warp.write(b, eth.HDR_LEN, warp.OP_REQUEST, iface.mac, iface.ip, _ZERO_MAC, 0, iface.ip, 0)
+        self.stats["arp_tx_request"] += 1
+        iface.send_frame(b, eth.HDR_LEN + warp.LEN)
+
+    # -- receive side ---------------------------------------------------------
+
+    def input(self, buf, o, end, now_ms):
+        r = warp.check(buf, o, end)
+        if r < 0:
+            self.stats["arp_drop_short" if r == warp.DROP_SHORT else "arp_drop_format"] += 1
+            return
+        self.stats["arp_rx"] += 1
+        iface = self._iface
+        for_us = (
+            buf[o + warp.TPA] == iface.ip[0]
+            and buf[o + warp.TPA + 1] == iface.ip[1]
+            and buf[o + warp.TPA + 2] == iface.ip[2]
+            and buf[o + warp.TPA + 3] == iface.ip[3]
+        )
+        # RFC 826 merge: update an existing entry; add one only if we are the target.
+        i = self._find(buf, o + warp.SPA)
+        if i < 0 and for_us:
+            i = self._alloc(buf, o + warp.SPA, now_ms)
+        if i >= 0:
+            m = 6 * i
+            for k in range(6):
+                self._mac[m + k] = buf[o + warp.SHA + k]
+            self._state[i] = _RESOLVED
+            self._stamp[i] = now_ms
+            self._flush(i)
+        if for_us and warp.oper(buf, o) == warp.OP_REQUEST:
+            b = iface.tx_buf
+            eth.write(b, buf, o + warp.SHA, iface.mac, eth.TYPE_ARP)
+            warp.write(
+                b, eth.HDR_LEN, warp.OP_REPLY, iface.mac, iface.ip, buf, o + warp.SHA, buf, o + warp.SPA
+            )
+            self.stats["arp_tx_reply"] += 1
+            iface.send_frame(b, eth.HDR_LEN + warp.LEN)
+
+    def _flush(self, i):
+        s = self._slot[i]
+        if s == _NO_SLOT:
+            return
+        f = self._frames[s]
+        self.copy_mac(i, f, eth.DST_OFF)
+        self._iface.send_frame(f, self._frame_len[s])
+        self._frame_used[s] = 0
+        self._slot[i] = _NO_SLOT
+
+    # -- timers ---------------------------------------------------------------
+
+    def poll(self, now_ms):
+        for i in range(self._n):
+            st = self._state[i]
+            if st == _PENDING:
+                if ticks_diff(now_ms, self._stamp[i]) >= self._retry_ms:
+                    if self._tries[i] >= self._tries_max:
+                        self._release(i, "arp_drop_unresolved")
+                    else:
+                        self._request(i, now_ms)
+            elif st == _RESOLVED and ticks_diff(now_ms, self._stamp[i]) >= self._ttl_ms:
+                self._state[i] = _FREE
+
+    def poll_at(self, now_ms):
+        """ms until the next retry, or -1 if nothing is pending."""
+        best = -1
+        for i in range(self._n):
+            if self._state[i] == _PENDING:
+                left = self._retry_ms - ticks_diff(now_ms, self._stamp[i])
+                if left < 0:
+                    left = 0
+                if best < 0 or left < best:
+                    best = left
+        return best
+
+    def entries(self):
+        """Plain data for the REPL: [(ip, mac, state)]."""
+        names = ("free", "pending", "resolved")
+        out = []
+        for i in range(self._n):
+            if self._state[i] != _FREE:
+                m = self._mac[6 * i : 6 * i + 6]
+                out.append(
+                    (
+                        "%d.%d.%d.%d" % tuple(self._ip[4 * i : 4 * i + 4]),
+                        ":".join("%02x" % b for b in m),
+                        names[self._state[i]],
+                    )
+                )
+        return out

@@ -1,0 +1,233 @@
+# The interface: one poll loop from the driver up through Ethernet, ARP, IPv4,
+# ICMP and UDP (and TCP when attached). Nothing runs outside poll(); time comes in.
+from micropython import const
+
+from stack import arp, csum, mem
+from stack import stats as _stats
+from stack.udp import UDPTable
+from stack.wire import eth, icmp4, ip4
+
+_IP_OFF = const(14)
+_L4_OFF = const(34)  # = ip4.TX_L4_OFF (a test holds them equal)
+_RX_BURST = const(8)  # frames handled per poll before timers get their turn
+_IDLE_MS = const(1000)  # poll_at() when no timer is pending
+_TCP_CSUM = const(16)
+_UDP_CSUM = const(6)
+
+# ip4.check() drop codes -1..-5 -> counter names
+_IP4_DROPS = (
+    "ip4_drop_short",
+    "ip4_drop_version",
+    "ip4_drop_ihl",
+    "ip4_drop_len",
+    "ip4_drop_csum",
+)
+
+
+class Interface:
+    def __init__(self, driver, cfg, ip="192.0.2.2", netmask="255.255.255.0", gateway="192.0.2.1"):
+        self.driver = driver
+        self.cfg = cfg
+        self.mtu = cfg.mtu
+        self.mac = bytes(driver.mac)
+        self.ip = ip4.parse_addr(ip)
+        self.netmask = ip4.parse_addr(netmask)
+        self.gateway = ip4.parse_addr(gateway)
+        # 4 spare bytes: a driver can tell a frame that filled the buffer from one cut short
+        self.rx_buf = bytearray(cfg.mtu + eth.HDR_LEN + 4)
+        self.tx_buf = bytearray(cfg.mtu + eth.HDR_LEN)
+        self.stats = _stats.register(
+            {},
+            "rx_frames",
+            "tx_frames",
+            "tx_drop_driver",
+            "eth_drop_short",
+            "eth_drop_not_ours",
+            "eth_drop_type",
+            "ip4_rx",
+            "ip4_drop_not_ours",
+            "ip4_drop_fragment",
+            "ip4_drop_proto",
+            "ip4_drop_too_big",
+            "ip4_options_ignored",
+            "icmp_rx_echo",
+            "icmp_tx_echo_reply",
+            "icmp_drop_short",
+            "icmp_drop_csum",
+            "icmp_drop_type",
+            "icmp_drop_broadcast",
+            "tcp_drop_csum",
+            "tcp_drop_no_engine",
+            "udp_drop_csum",
+            *_IP4_DROPS
+        )
+        self.arp = arp.Neighbours(self, cfg)
+        self.udp = UDPTable(self, cfg)
+        self.tcp = None
+        self._ident = 0
+        self._announced = False
+
+    # -- transmit ------------------------------------------------------------
+
+    def send_frame(self, buf, n):
+        if self.driver.send(buf, n) is False:
+            self.stats["tx_drop_driver"] += 1
+            return False
+        self.stats["tx_frames"] += 1
+        return True
+
+    def send_ip4(self, buf, proto, dst, dst_off, l4_len):
+        """Send the L4 message at buf[_L4_OFF:_L4_OFF+l4_len] to the IPv4 address
+        dst[dst_off:dst_off+4]: IPv4 header, TCP/UDP checksum, next hop, Ethernet."""
+        tl = ip4.HDR_LEN + l4_len
+        if tl > self.mtu:
+            self.stats["ip4_drop_too_big"] += 1
+            return False
+        self._ident = (self._ident + 1) & 0xFFFF
+        ip4.write(buf, _IP_OFF, tl, self._ident, self.cfg.ttl, proto, self.ip, dst, dst_off)
+        if proto == ip4.PROTO_TCP or proto == ip4.PROTO_UDP:
+            c = csum.checksum(
+                buf,
+                _L4_OFF,
+                l4_len,
+                csum.pseudo_sum(buf, _IP_OFF + ip4.SRC, _IP_OFF + ip4.DST, proto, l4_len),
+            )
+            if proto == ip4.PROTO_UDP:
+                if c == 0:
+                    c = 0xFFFF  # RFC 768: zero means "no checksum"
+                co = _L4_OFF + _UDP_CSUM
+            else:
+                co = _L4_OFF + _TCP_CSUM
+            buf[co] = c >> 8
+            buf[co + 1] = c & 0xFF
+        n = eth.HDR_LEN + tl
+        if ip4.is_broadcast(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
+            eth.write_broadcast(buf, self.mac, eth.TYPE_IP4)
+            return self.send_frame(buf, n)
+        if ip4.same_subnet(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
+            hop, hop_off = buf, _IP_OFF + ip4.DST
+        else:
+            hop, hop_off = self.gateway, 0
+        eth.write(buf, self.mac, 0, self.mac, eth.TYPE_IP4)  # source and type; dst below
+        i = self.arp.mac_of(hop, hop_off)
+        if i < 0:
+            return self.arp.hold(buf, n, hop, hop_off, self._now)
+        self.arp.copy_mac(i, buf, eth.DST_OFF)
+        return self.send_frame(buf, n)
+
+    # -- the engine ------------------------------------------------------------
+
+    def poll(self, now_ms):
+        """Handle waiting frames and due timers; returns ms until the next timer."""
+        self._now = now_ms
+        if not self._announced:
+            self._announced = True
+            self.arp.announce()
+        drv = self.driver
+        rx = self.rx_buf
+        for _ in range(_RX_BURST):
+            n = drv.recv_into(rx)
+            if n <= 0:
+                break
+            self.stats["rx_frames"] += 1
+            self._eth_input(rx, n, now_ms)
+        self.arp.poll(now_ms)
+        if self.tcp is not None:
+            self.tcp.poll(now_ms)
+        return self.poll_at(now_ms)
+
+    def poll_at(self, now_ms):
+        """ms until poll() has timer work to do (0: now)."""
+        best = self.arp.poll_at(now_ms)
+        if self.tcp is not None:
+            t = self.tcp.poll_at(now_ms)
+            if t >= 0 and (best < 0 or t < best):
+                best = t
+        return _IDLE_MS if best < 0 else best
+
+    _now = 0
+
+    def _eth_input(self, buf, n, now_ms):
+        if eth.check(buf, n) < 0:
+            self.stats["eth_drop_short"] += 1
+            return
+        if not (eth.dst_is(buf, self.mac) or eth.dst_is_broadcast(buf)):
+            self.stats["eth_drop_not_ours"] += 1
+            return
+        t = eth.ethertype(buf)
+        if t == eth.TYPE_IP4:
+            self._ip4_input(buf, n, now_ms)
+        elif t == eth.TYPE_ARP:
+            self.arp.input(buf, eth.HDR_LEN, n, now_ms)
+        else:
+            self.stats["eth_drop_type"] += 1
+
+    def _ip4_input(self, buf, n, now_ms):
+        o = _IP_OFF
+        hl = ip4.check(buf, o, n)
+        if hl < 0:
+            self.stats[_IP4_DROPS[-hl - 1]] += 1
+            return
+        if not ip4.addr_is(buf, o + ip4.DST, self.ip):
+            if not ip4.is_broadcast(buf, o + ip4.DST, self.ip, self.netmask):
+                self.stats["ip4_drop_not_ours"] += 1
+                return
+        if ip4.is_fragment(buf, o):
+            self.stats["ip4_drop_fragment"] += 1  # no reassembly (documented)
+            return
+        if hl > ip4.HDR_LEN:
+            self.stats["ip4_options_ignored"] += 1  # RFC 1122 3.2.1.8: ignore
+        self.stats["ip4_rx"] += 1
+        l4 = o + hl
+        l4_len = ip4.total_len(buf, o) - hl  # Ethernet padding after this is ignored
+        p = ip4.proto(buf, o)
+        if p == ip4.PROTO_TCP:
+            if self._l4_sum(buf, o, l4, l4_len, p) != 0xFFFF:
+                self.stats["tcp_drop_csum"] += 1
+            elif self.tcp is None:
+                self.stats["tcp_drop_no_engine"] += 1
+            else:
+                self.tcp.input(buf, o, l4, l4_len, now_ms)
+        elif p == ip4.PROTO_UDP:
+            # RFC 768: a zero checksum field means the sender computed none.
+            if (
+                l4_len >= 8
+                and (buf[l4 + _UDP_CSUM] | buf[l4 + _UDP_CSUM + 1])
+                and self._l4_sum(buf, o, l4, l4_len, p) != 0xFFFF
+            ):
+                self.stats["udp_drop_csum"] += 1
+            else:
+                self.udp.input(buf, o, l4, l4_len)
+        elif p == ip4.PROTO_ICMP:
+            self._icmp_input(buf, o, l4, l4_len)
+        else:
+            self.stats["ip4_drop_proto"] += 1
+
+    def _l4_sum(self, buf, o, l4, l4_len, proto):
+        return csum.sum16(
+            buf, l4, l4_len, csum.pseudo_sum(buf, o + ip4.SRC, o + ip4.DST, proto, l4_len)
+        )
+
+    def _icmp_input(self, buf, o, l4, n):
+        if icmp4.check(buf, l4, n) < 0:
+            self.stats["icmp_drop_short"] += 1
+            return
+        if csum.sum16(buf, l4, n, 0) != 0xFFFF:
+            self.stats["icmp_drop_csum"] += 1
+            return
+        if icmp4.msg_type(buf, l4) != icmp4.TYPE_ECHO_REQUEST:
+            self.stats["icmp_drop_type"] += 1
+            return
+        self.stats["icmp_rx_echo"] += 1
+        if not ip4.addr_is(buf, o + ip4.DST, self.ip):
+            self.stats["icmp_drop_broadcast"] += 1  # no replies to broadcast pings
+            return
+        # RFC 792: the reply carries the request's identifier, sequence and data.
+        tx = self.tx_buf
+        mem.copy(tx, _L4_OFF, buf, l4, n)
+        icmp4.set_type(tx, _L4_OFF, icmp4.TYPE_ECHO_REPLY)
+        old = icmp4.TYPE_ECHO_REQUEST << 8 | icmp4.code(tx, _L4_OFF)
+        new = icmp4.TYPE_ECHO_REPLY << 8 | icmp4.code(tx, _L4_OFF)
+        icmp4.set_csum(tx, _L4_OFF, csum.update16(icmp4.csum_field(tx, _L4_OFF), old, new))
+        if self.send_ip4(tx, ip4.PROTO_ICMP, buf, o + ip4.SRC, n):
+            self.stats["icmp_tx_echo_reply"] += 1

@@ -1,0 +1,1 @@
+# Header field access over (buf, off): check before access, emit is the inverse of parse.

@@ -1,0 +1,59 @@
+# Ethernet II header (IEEE 802.3 framing with an EtherType).
+from micropython import const
+
+HDR_LEN = const(14)
+MIN_FRAME = const(60)  # without FCS; shorter frames are padded on transmit
+TYPE_IP4 = const(0x0800)
+TYPE_ARP = const(0x0806)
+
+DST_OFF = const(0)
+SRC_OFF = const(6)
+_TYPE = const(12)
+
+DROP_SHORT = const(-1)
+
+
+def check(buf, n):
+    """Length check before any field is read: HDR_LEN, or a negative drop code."""
+    if n < HDR_LEN:
+        return DROP_SHORT
+    return HDR_LEN
+
+
+def ethertype(buf):
+    return (buf[_TYPE] << 8) | buf[_TYPE + 1]
+
+
+def dst_is(buf, mac):
+    for i in range(6):
+        if buf[DST_OFF + i] != mac[i]:
+            return False
+    return True
+
+
+def dst_is_broadcast(buf):
+    for i in range(6):
+        if buf[DST_OFF + i] != 0xFF:
+            return False
+    return True
+
+
+def dst_is_multicast(buf):
+    return buf[DST_OFF] & 1
+
+
+def write(buf, dst, dst_off, src, etype):
+    """Emit the header at 0: dst MAC taken from dst[dst_off:dst_off+6]."""
+    for i in range(6):
+        buf[DST_OFF + i] = dst[dst_off + i]
+        buf[SRC_OFF + i] = src[i]
+    buf[_TYPE] = etype >> 8
+    buf[_TYPE + 1] = etype & 0xFF
+
+
+def write_broadcast(buf, src, etype):
+    for i in range(6):
+        buf[DST_OFF + i] = 0xFF
+        buf[SRC_OFF + i] = src[i]
+    buf[_TYPE] = etype >> 8
+    buf[_TYPE + 1] = etype & 0xFF

@@ -1,0 +1,130 @@
+# IPv4 header (RFC 791, host rules from RFC 1122 section 3.2.1).
+from micropython import const
+
+from stack import csum
+
+HDR_LEN = const(20)  # what we emit: no options
+TX_L4_OFF = const(34)  # Ethernet 14 + IPv4 20: where transmitted L4 headers start
+PROTO_ICMP = const(1)
+PROTO_TCP = const(6)
+PROTO_UDP = const(17)
+SRC = const(12)  # offsets of the addresses inside the header
+DST = const(16)
+
+_VER_IHL = const(0)
+_TOTAL_LEN = const(2)
+_IDENT = const(4)
+_FLAGS_FRAG = const(6)
+_TTL = const(8)
+_PROTO = const(9)
+_CSUM = const(10)
+_DF = const(0x40)  # in the high byte of flags/fragment offset
+_MF_AND_OFFSET = const(0x3FFF)
+
+DROP_SHORT = const(-1)
+DROP_VERSION = const(-2)
+DROP_IHL = const(-3)
+DROP_LEN = const(-4)
+DROP_CSUM = const(-5)
+
+
+def check(buf, o, end):
+    """Header length if buf[o:end] starts with a valid IPv4 header whose total
+    length fits, else a negative drop code. Nothing else may be read before."""
+    if end - o < HDR_LEN:
+        return DROP_SHORT
+    vi = buf[o + _VER_IHL]
+    if vi >> 4 != 4:
+        return DROP_VERSION
+    hl = (vi & 0x0F) << 2
+    if hl < HDR_LEN:
+        return DROP_IHL
+    tl = total_len(buf, o)
+    if tl < hl or tl > end - o:
+        return DROP_LEN
+    if csum.sum16(buf, o, hl, 0) != 0xFFFF:
+        return DROP_CSUM
+    return hl
+
+
+def total_len(buf, o):
+    return (buf[o + _TOTAL_LEN] << 8) | buf[o + _TOTAL_LEN + 1]
+
+
+def proto(buf, o):
+    return buf[o + _PROTO]
+
+
+def is_fragment(buf, o):
+    """More-fragments set or a non-zero offset: a piece of a larger datagram."""
+    return ((buf[o + _FLAGS_FRAG] << 8) | buf[o + _FLAGS_FRAG + 1]) & _MF_AND_OFFSET
+
+
+def addr_is(buf, off, addr):
+    """True if the 4 bytes at buf[off] equal addr (a 4-byte buffer)."""
+    return (
+        buf[off] == addr[0]
+        and buf[off + 1] == addr[1]
+        and buf[off + 2] == addr[2]
+        and buf[off + 3] == addr[3]
+    )
+
+
+def is_broadcast(buf, off, addr, mask):
+    """Limited broadcast or the subnet's directed broadcast."""
+    limited = True
+    directed = True
+    for i in range(4):
+        b = buf[off + i]
+        if b != 0xFF:
+            limited = False
+        if b != (addr[i] & mask[i]) | (~mask[i] & 0xFF):
+            directed = False
+    return limited or directed
+
+
+def same_subnet(buf, off, addr, mask):
+    for i in range(4):
+        if (buf[off + i] ^ addr[i]) & mask[i]:
+            return False
+    return True
+
+
+def write(buf, o, tl, ident, ttl, proto_, src, dst, dst_off):
+    """Emit a 20-byte header with DF set and its checksum."""
+    buf[o + _VER_IHL] = 0x45
+    buf[o + 1] = 0
+    buf[o + _TOTAL_LEN] = tl >> 8
+    buf[o + _TOTAL_LEN + 1] = tl & 0xFF
+    buf[o + _IDENT] = (ident >> 8) & 0xFF
+    buf[o + _IDENT + 1] = ident & 0xFF
+    buf[o + _FLAGS_FRAG] = _DF
+    buf[o + _FLAGS_FRAG + 1] = 0
+    buf[o + _TTL] = ttl
+    buf[o + _PROTO] = proto_
+    buf[o + _CSUM] = 0
+    buf[o + _CSUM + 1] = 0
+    for i in range(4):
+        buf[o + SRC + i] = src[i]
+        buf[o + DST + i] = dst[dst_off + i]
+    c = csum.checksum(buf, o, HDR_LEN, 0)
+    buf[o + _CSUM] = c >> 8
+    buf[o + _CSUM + 1] = c & 0xFF
+
+
+def parse_addr(text):
+    """'192.0.2.2' -> bytearray(4); ValueError on anything else."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        raise ValueError("not an IPv4 address: " + text)
+    out = bytearray(4)
+    for i in range(4):
+        v = int(parts[i])
+        if not 0 <= v <= 255:
+            raise ValueError("not an IPv4 address: " + text)
+        out[i] = v
+    return out
+
+
+def format_addr(buf, off=0):
+    return "%d.%d.%d.%d" % (buf[off], buf[off + 1], buf[off + 2], buf[off + 3])
