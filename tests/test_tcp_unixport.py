@@ -1,0 +1,30 @@
+# TCP inside the real MicroPython unix port: the steady-state bulk path both
+# ways (full segments in, full segments out, ACK processing, retransmission
+# and timer checks) runs under micropython.heap_lock(), with sequence numbers
+# wrapping across 2**32 and forced rebasing (tests/tcp_mp_steady.py).
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MP = os.path.join(ROOT, ".venv", "bin", "micropython")
+
+
+@pytest.mark.skipif(not os.path.exists(MP), reason="no MicroPython unix port")
+def test_steady_state_bulk_allocates_nothing_and_wraps():
+    env = dict(os.environ, MICROPYPATH=ROOT)
+    p = subprocess.run(
+        [MP, "-X", "heapsize=64wK", os.path.join(ROOT, "tests", "tcp_mp_steady.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    line = [x for x in p.stdout.splitlines() if x.startswith("OK")][0]
+    vals = dict(kv.split("=") for kv in line.split()[1:])
+    assert int(vals["rx"]) == 3000 * 1460
+    assert int(vals["tx_acked_to"]) > 1_000_000
+    assert int(vals["locked_calls"]) == 6000
+    assert int(vals["retransmits"]) > 0 and int(vals["fast"]) > 0
