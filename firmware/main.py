@@ -56,17 +56,31 @@ def start(opts):
     return iface
 
 
+def start_http(iface):
+    """The HTTP server on port 80 (firmware/web.py), or None without TCP or RAM."""
+    try:
+        from firmware import web
+
+        return web.start(iface, iface.cfg)
+    except (ImportError, MemoryError) as e:
+        print("HTTP off:", repr(e))
+        sys.print_exception(e)
+        return None
+
+
 def run(opts):
     iface = start(opts)
     echo = Echo(iface, iface.mtu)
     status = Status(iface)
+    http = start_http(iface)
     locked = opts.get("heap_lock", False)
     gc.collect()
     print("HEAP used=%d free=%d" % (gc.mem_alloc(), gc.mem_free()))
     drv = iface.driver
+    warm = False  # the first pass makes one-time objects (ipoll's tuple, stream state)
     while True:
         now = time.ticks_ms()
-        if locked:
+        if locked and warm:
             micropython.heap_lock()
             try:
                 wait_ms = iface.poll(now)
@@ -79,8 +93,11 @@ def run(opts):
         else:
             wait_ms = iface.poll(now)
             echo.poll(now)
+        warm = True
         if status.pending():
             status.poll(now)
+        if http is not None:
+            http.step(0)  # the HTTP page (firmware/web.py), outside the heap lock
         drv.wait(wait_ms if wait_ms < 50 else 50)
 
 

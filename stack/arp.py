@@ -6,6 +6,7 @@
 # is counted as dropped. Frames wait in a small pool of preallocated buffers.
 from micropython import const
 
+from stack import mem
 from stack import stats as _stats
 from stack.clock import ticks_diff
 from stack.wire import arp as warp
@@ -125,7 +126,7 @@ class Neighbours:
             self._slot[i] = s
         else:
             self.stats["arp_drop_replaced"] += 1
-        self._frames[s][:n] = memoryview(frame)[:n]  # rare path: allocation is fine here
+        mem.copy(self._frames[s], 0, frame, 0, n)
         self._frame_len[s] = n
         return True
 

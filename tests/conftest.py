@@ -11,3 +11,25 @@ if "micropython" not in sys.modules:
     _mp.heap_lock = lambda: 0
     _mp.heap_unlock = lambda: 0
     sys.modules["micropython"] = _mp
+
+
+
+import pytest  # noqa: E402
+
+
+def pytest_generate_tests(metafunc):
+    # A test that takes `board` (directly or through `sim`) runs once per
+    # simulated board this checkout has: unix_tap, sim_enc28j60, sim_w5500.
+    if "board" in metafunc.fixturenames:
+        from scenario import boards
+
+        metafunc.parametrize("board", boards(), scope="module")
+
+
+@pytest.fixture(scope="module")
+def sim(board):
+    """The simulator running `board` in a fresh namespace, for the whole module."""
+    from scenario import Sim
+
+    with Sim(board) as s:
+        yield s
