@@ -106,13 +106,14 @@ class Neighbours:
 
     def hold(self, frame, n, buf, off, now_ms):
         """Keep frame[0:n] until the next hop at buf[off] resolves; send a request
-        if this is a new resolution. The caller found no resolved entry."""
+        if this is a new resolution. The caller found no resolved entry.
+        frame is usually iface.tx_buf, which the request reuses: copy it first."""
         i = self._find(buf, off)
-        if i < 0:
+        new = i < 0
+        if new:
             i = self._alloc(buf, off, now_ms)
             self._state[i] = _PENDING
             self._tries[i] = 0
-            self._request(i, now_ms)
         s = self._slot[i]
         if s == _NO_SLOT:
             for k in range(_PENDING_FRAMES):
@@ -121,14 +122,16 @@ class Neighbours:
                     break
             else:
                 self.stats["arp_drop_no_buffer"] += 1
-                return False
-            self._frame_used[s] = 1
-            self._slot[i] = s
         else:
             self.stats["arp_drop_replaced"] += 1
-        mem.copy(self._frames[s], 0, frame, 0, n)
-        self._frame_len[s] = n
-        return True
+        if s != _NO_SLOT:
+            self._frame_used[s] = 1
+            self._slot[i] = s
+            mem.copy(self._frames[s], 0, frame, 0, n)
+            self._frame_len[s] = n
+        if new:
+            self._request(i, now_ms)
+        return s != _NO_SLOT
 
     def _request(self, i, now_ms):
         iface = self._iface
