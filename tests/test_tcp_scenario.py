@@ -1,0 +1,261 @@
+# TCP against Linux as the peer: the stack runs firmware/tcp_services.py on
+# the MicroPython unix port behind a TAP in a network namespace made here
+# (192.0.2.0/24 only). Linux is client (echo/sink/source services) and server
+# (the stack connects out through the control port). Every load is bounded
+# in bytes and time. Needs root; skipped otherwise.
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from host_tools import netns as N  # noqa: E402
+
+MP = os.path.join(ROOT, ".venv", "bin", "micropython")
+STACK = "192.0.2.2"
+HOST = "192.0.2.1"
+HOST2 = "192.0.2.3"  # a second Linux address: the "dead peer" test removes it
+TAP = "stap0"
+
+pytestmark = pytest.mark.skipif(
+    not N.can_create()[0] or not os.path.exists(MP), reason="needs root, /dev/net/tun, micropython"
+)
+
+
+def pattern(n, start=0):
+    return bytes(((start + k) * 7 + 3) & 0xFF for k in range(n))
+
+
+class Sim:
+    """The stack in a namespace; Linux-side sockets are made inside it."""
+
+    def __init__(self, extra_args=(), heap="256wK"):
+        from host_tools.tapwire import Relay
+
+        self.ns = "tcpsc%d" % os.getpid()
+        N.remove(self.ns)
+        fd = N.create(self.ns, TAP, HOST + "/24")
+        N.ip("addr", "add", HOST2 + "/24", "dev", TAP, netns=self.ns)
+        self.relay = Relay(fd)
+        self.relay.start()
+        env = dict(os.environ, MICROPYPATH=ROOT)
+        self.log = open(os.path.join("/tmp", self.ns + ".log"), "w")
+        cmd = [MP, "-X", "heapsize=" + heap, os.path.join(ROOT, "firmware", "tcp_services.py"),
+               "--board", "unix_tap", "--fd", str(self.relay.child_fd)] + list(extra_args)
+        self.proc = subprocess.Popen(cmd, pass_fds=(self.relay.child_fd,), env=env, cwd=ROOT,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.relay.close_child_end()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, open(self.log.name).read()
+            r = self.sh("ping", "-c", "1", "-W", "1", STACK, check=False)
+            if r.returncode == 0:
+                return
+        raise AssertionError("stack did not answer: " + open(self.log.name).read())
+
+    def sh(self, *cmd, check=True, timeout=60):
+        r = subprocess.run(["ip", "netns", "exec", self.ns] + list(cmd), capture_output=True,
+                           text=True, timeout=timeout)
+        if check:
+            assert r.returncode == 0, r.stderr
+        return r
+
+    def sock(self, kind=socket.SOCK_STREAM):
+        with N.InNetns(self.ns):
+            return socket.socket(socket.AF_INET, kind)
+
+    def connect(self, port, timeout=30):
+        s = self.sock()
+        s.settimeout(timeout)
+        s.connect((STACK, port))
+        return s
+
+    def listen(self, addr, port):
+        s = self.sock()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((addr, port))
+        s.listen(4)
+        s.settimeout(60)
+        return s
+
+    def status(self):
+        s = self.sock(socket.SOCK_DGRAM)
+        s.settimeout(2)
+        try:
+            for _ in range(5):
+                s.sendto(b"?", (STACK, 9998))
+                try:
+                    return json.loads(s.recv(4096))
+                except socket.timeout:
+                    continue
+        finally:
+            s.close()
+        raise AssertionError("no status reply")
+
+    def control(self, line, timeout=60):
+        c = self.connect(23, timeout)
+        c.sendall(line.encode() + b"\n")
+        out = recv_all(c, timeout)
+        c.close()
+        return out.decode().strip()
+
+    def netem(self, spec):
+        self.sh("tc", "qdisc", "replace", "dev", TAP, "root", "netem", *spec.split())
+
+    def no_netem(self):
+        self.sh("tc", "qdisc", "del", "dev", TAP, "root", check=False)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.relay.stop()
+        N.remove(self.ns)
+        self.log.close()
+
+
+def recv_all(s, timeout=60):
+    s.settimeout(timeout)
+    out = bytearray()
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return bytes(out)
+        out += b
+
+
+@pytest.fixture(scope="module")
+def sim():
+    s = Sim(["--rx", "8192", "--tx", "8192", "--conns", "4", "--retries", "5"])
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_qdisc(sim):
+    yield
+    sim.no_netem()
+
+
+def test_linux_client_echo_data_both_ways_with_half_close(sim):
+    c = sim.connect(7)
+    data = os.urandom(100_000)
+    t = threading.Thread(target=c.sendall, args=(data,))
+    t.start()
+    got = bytearray()
+    while len(got) < len(data):
+        got += c.recv(65536)
+    t.join()
+    c.shutdown(socket.SHUT_WR)  # half-close: the echo still drains, then FINs
+    assert recv_all(c) == b""
+    assert bytes(got) == data
+    c.close()
+
+
+def test_linux_to_stack_sink_exact_bytes(sim):
+    data = os.urandom(1_000_000)
+    c = sim.connect(9)
+    c.sendall(data)
+    c.shutdown(socket.SHUT_WR)
+    reply = recv_all(c).decode().split()
+    assert reply == [str(len(data)), hashlib.sha256(data).hexdigest()]
+
+
+def test_stack_to_linux_source_exact_bytes(sim):
+    c = sim.connect(19)
+    c.sendall(b"1000000\n")
+    assert recv_all(c) == pattern(1_000_000)
+
+
+def test_stack_connects_out_to_linux_server(sim):
+    srv = sim.listen(HOST, 5000)
+    back = os.urandom(50_000)
+    result = {}
+
+    def serve():
+        a, _ = srv.accept()
+        result["got"] = recv_all(a)  # the stack half-closes after sending
+        a.sendall(back)
+        a.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    reply = sim.control("connect %s 5000 300000" % HOST)
+    t.join(30)
+    srv.close()
+    assert result["got"] == pattern(300_000)
+    assert reply == "ok 300000 50000 " + hashlib.sha256(back).hexdigest()
+
+
+def test_stack_connect_refused_is_econnrefused(sim):
+    assert sim.control("connect %s 5999 10" % HOST) == "err 111"
+
+
+def test_linux_connect_to_closed_port_refused(sim):
+    c = sim.sock()
+    c.settimeout(5)
+    with pytest.raises(ConnectionRefusedError):
+        c.connect((STACK, 4444))
+    c.close()
+
+
+def test_linux_rst_resets_the_stack_connection(sim):
+    before = sim.status()["tcp"]["tcp_rx_rst"]
+    c = sim.connect(9)
+    c.sendall(b"x" * 1000)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    c.close()  # linger 0: RST
+    deadline = time.monotonic() + 5
+    while sim.status()["tcp"]["tcp_rx_rst"] == before:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # the service freed its connection: every TCB is back or in TIME_WAIT
+    time.sleep(0.3)
+    assert all(s.startswith("TIME_WAIT") for s in sim.status()["conns"])
+
+
+def test_dead_peer_times_out_with_etimedout(sim):
+    srv = sim.listen(HOST2, 5002)
+    conns = []
+
+    def serve():
+        a, _ = srv.accept()
+        conns.append(a)  # never reads: the stack's data stays in flight
+
+    t = threading.Thread(target=serve)
+    t.start()
+    box = {}
+    start = time.monotonic()
+
+    def ctl():
+        box["reply"] = sim.control("connect %s 5002 5000000" % HOST2, timeout=120)
+
+    ct = threading.Thread(target=ctl)
+    ct.start()
+    t.join(10)
+    time.sleep(0.5)
+    # the peer vanishes without a RST: its address goes away
+    N.ip("addr", "del", HOST2 + "/24", "dev", TAP, netns=sim.ns)
+    try:
+        ct.join(90)
+        took = time.monotonic() - start
+    finally:
+        N.ip("addr", "add", HOST2 + "/24", "dev", TAP, netns=sim.ns, check=False)
+        srv.close()
+        for a in conns:
+            a.close()
+    assert box.get("reply") == "err 110"
+    # 5 retries from RTO >= 200 ms doubling: 0.2+0.4+...+6.4 s, plus backed-off RTOs
+    assert 5 < took < 80
