@@ -14,7 +14,7 @@ class Config:
     arp_tries = 3  # requests before an entry (and its pending frame) is dropped
     # UDP
     udp_sockets = 4
-    udp_rx_bytes = 2048  # per socket ring for received datagrams (with 8-byte records)
+    udp_rx_bytes = 1600  # per socket ring: one full-size datagram + its 8-byte record header
     # TCP (docs/tcp.md): every TCB and ring is allocated at start-up
     tcp_conns = 4  # TCBs; listening ports do not take one
     tcp_listeners = 2
