@@ -1,0 +1,1 @@
+"""Benchmarks with their baselines side by side (make bench). Never run by make test."""
