@@ -11,25 +11,34 @@ PORT = 80
 
 def start(iface, cfg=None, port=PORT, max_clients=0):
     """The HTTP server on iface, or None if there is no TCP engine to serve on."""
-    if iface.tcp is None:
-        try:
-            from stack.tcp import TCP
-        except ImportError:
-            return None
-        TCP(iface, cfg if cfg is not None else iface.cfg)
-    # imported after the stack's buffers exist: less fragmentation on a small heap
+    import gc
+
+    # Import (compile) everything first and collect, then allocate the big
+    # buffers: compiling after them fragments a small heap past use.
+    try:
+        from stack.tcp import TCP
+    except ImportError:
+        return None
     from stack import socket as ssock
 
     from firmware import page
     from firmware.http import HTTPServer
 
+    gc.collect()
+    if cfg is None:
+        cfg = iface.cfg
+    if iface.tcp is None:
+        TCP(iface, cfg)
     ssock.attach(iface)
+    conns = getattr(cfg, "tcp_conns", 4)
     if not max_clients:
-        # one TCB stays free for the next connection in the backlog
-        conns = getattr(cfg, "tcp_conns", 4) if cfg is not None else 4
-        max_clients = conns - 1 if conns > 2 else conns
+        # A slot for every TCB, and a backlog as large as the pool: connections
+        # are accepted as soon as the handshake ends, so the engine never
+        # recycles a young half-open one (the peer would see a reset); when all
+        # TCBs are busy a SYN is dropped and the peer's retransmission queues it.
+        max_clients = conns
     return HTTPServer(ssock, info=page.StackInfo(iface), port=port, max_clients=max_clients,
-                      backlog=2, head_max=768, out_max=768, chunk=1460)
+                      backlog=conns, head_max=768, out_max=768, chunk=1460)
 
 
 def _run(argv):

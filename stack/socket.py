@@ -234,17 +234,10 @@ class socket:
         conn = self._iface.tcp.accept(lst)
         if conn is None:
             raise OSError(EAGAIN)
-        s = socket.__new__(socket)
-        s._iface = self._iface
-        s._type = SOCK_STREAM
-        s._timeout_ms = -1  # accepted sockets start blocking, as in MicroPython
+        s = socket(AF_INET, SOCK_STREAM)  # accepted sockets start blocking, as in MicroPython
         s._port = self._port
         s._conn = conn
-        s._lst = None
-        s._udp = None
         s._nodelay = self._nodelay
-        s._closed = False
-        s._connecting = False
         conn.nodelay = self._nodelay
         s._peer = (_ip_text(conn.remote_ip), conn.remote_port)
         return s, s._peer
