@@ -27,6 +27,8 @@ stamp=.venv/.installed
 if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   echo "bootstrap: installing pinned Python packages into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+  # (grep drops pip's notes about package index mirrors this machine may not have)
+  { .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt 2>&1; } |
+    { grep -v "^WARNING: Location .* is ignored" || true; }
   touch "$stamp"
 fi
