@@ -18,6 +18,8 @@ def main(argv=None):
     s.add_argument("--heapsize", default="64wK", help="MicroPython -X heapsize (default 64wK)")
     s.add_argument("--heap-lock", action="store_true",
                    help="run the steady-state loop under micropython.heap_lock()")
+    s.add_argument("--source", action="store_true",
+                   help="run the .py sources instead of a .mpy build (needs a bigger heap)")
 
     b = sub.add_parser("build", help="compile stack/ to .mpy with mpy-cross")
     b.add_argument("--arch", default="armv6m", help="mpy-cross -march (armv6m, xtensawin, ...)")
@@ -28,7 +30,7 @@ def main(argv=None):
         from host_tools import sim
 
         return sim.run(a.board, a.netns, None if a.no_forward else a.forward, a.heapsize,
-                       a.heap_lock)
+                       a.heap_lock, a.source)
     if a.cmd == "build":
         from host_tools import build
 

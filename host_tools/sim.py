@@ -22,6 +22,20 @@ def micropython_path():
     return str(Path(sys.executable).parent / "micropython")
 
 
+def module_path(source):
+    """MICROPYPATH for the firmware: a .mpy build for this machine (as a board
+    runs it), or the source tree with source=True or when no build arch fits."""
+    from host_tools import build
+
+    arch = None if source else build.host_arch()
+    if arch is None:
+        return str(ROOT)
+    out_root, failures = build.build_tree(arch, ROOT / "build")
+    if failures:
+        raise SystemExit("sim: mpy-cross failed on %s:\n%s" % failures[0])
+    return str(out_root)
+
+
 def firmware_cmd(board, fd, heapsize=DEFAULT_HEAP, heap_lock=False):
     cmd = [micropython_path(), "-X", "heapsize=" + heapsize,
            str(ROOT / "firmware" / "main.py"), "--board", board, "--fd", str(fd)]
@@ -44,7 +58,7 @@ def wait_answering(netns, proc, timeout_s):
     return False
 
 
-def run(board, netns, forward, heapsize, heap_lock):
+def run(board, netns, forward, heapsize, heap_lock, source=False):
     ok, why = nsmod.can_create()
     if not ok:
         print("sim: cannot start: " + why, file=sys.stderr)
@@ -68,7 +82,7 @@ def run(board, netns, forward, heapsize, heap_lock):
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        env = dict(os.environ, MICROPYPATH=str(ROOT))
+        env = dict(os.environ, MICROPYPATH=module_path(source))
         # The stack's own output (heap line, errors) goes to stderr; stdout is ours.
         proc = subprocess.Popen(firmware_cmd(board, relay.child_fd, heapsize, heap_lock),
                                 pass_fds=(relay.child_fd,), env=env, stdout=sys.stderr,
