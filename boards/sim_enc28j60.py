@@ -1,0 +1,33 @@
+# Simulated board: the ENC28J60 driver on a register-level chip model
+# (boards/sim/enc28j60.py) behind a simulated machine.SPI at 20 MHz; the
+# model's wire is the launcher's framed TAP stream (opts["fd"]).
+from stack.config import Config
+from stack.drivers.enc28j60 import ENC28J60
+from stack.drivers.tap import FramedWire
+
+from boards.sim.enc28j60 import ENC28J60Model
+from boards.sim.machine import SPI, Pin
+
+MAC = b"\x02\x00\x00\x00\x00\x02"  # locally administered
+IP = "192.0.2.2"
+NETMASK = "255.255.255.0"
+GATEWAY = "192.0.2.1"
+SPI_HZ = 20_000_000  # the ENC28J60's maximum SCK
+
+model = None  # the chip model of the last driver() call (tests and the bench read it)
+
+
+def config():
+    return Config()
+
+
+def driver(opts):
+    global model
+    if "fd" not in opts:
+        raise ValueError("board sim_enc28j60 needs --fd (the wire file descriptor)")
+    spi = SPI(1, baudrate=SPI_HZ, polarity=0, phase=0)
+    cs = Pin(13, Pin.OUT, value=1)
+    irq = Pin(15, Pin.IN, Pin.PULL_UP)
+    model = ENC28J60Model(FramedWire(opts["fd"]))
+    model.attach(spi, cs, int_pin=irq)
+    return ENC28J60(spi, cs, MAC, int_pin=irq, full_duplex=False)
