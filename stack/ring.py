@@ -83,8 +83,8 @@ class Ring:
         p = self.head + n
         self.head = p - self.size if p >= self.size else p
         self.used -= n
-        if self.used == 0:
-            self.head = 0  # keeps later copies in one piece more often
+        # (head is NOT reset to 0 when the ring empties: out-of-order bytes
+        # may sit in the free space at positions relative to head + used)
 
 
 class Assembler:

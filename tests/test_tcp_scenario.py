@@ -34,17 +34,169 @@ def pattern(n, start=0):
     return bytes(((start + k) * 7 + 3) & 0xFF for k in range(n))
 
 
+class Netem:
+    """netem's loss / delay+jitter / reorder / duplicate in user space, on the
+    relay between the TAP and the stack, in BOTH directions. (This kernel has
+    no sch_netem: `tc qdisc ... netem` answers "Specified qdisc kind is
+    unknown".) Semantics follow netem: a lost frame is dropped; a reordered
+    one (probability `reorder`) skips the delay, the rest wait delay +-
+    jitter (uniform), so later frames can overtake; a duplicated one is sent
+    twice."""
+
+    def __init__(self, spec):
+        w = spec.split()
+        self.loss = self.reorder = self.dup = 0.0
+        self.delay = self.jitter = 0.0
+        i = 0
+        while i < len(w):
+            if w[i] == "loss":
+                self.loss = float(w[i + 1].rstrip("%")) / 100
+                i += 2
+            elif w[i] == "delay":
+                self.delay = float(w[i + 1].rstrip("ms")) / 1000
+                i += 2
+                if i < len(w) and w[i].endswith("ms"):
+                    self.jitter = float(w[i].rstrip("ms")) / 1000
+                    i += 1
+            elif w[i] == "reorder":
+                self.reorder = float(w[i + 1].rstrip("%")) / 100
+                i += 2
+            elif w[i] == "duplicate":
+                self.dup = float(w[i + 1].rstrip("%")) / 100
+                i += 2
+            else:
+                raise ValueError("netem spec: " + w[i])
+        self.stats = {"frames": 0, "lost": 0, "reordered": 0, "duplicated": 0}
+
+
+class ImpairedRelay:
+    """TAP <-> framed stream (as host_tools.tapwire.Relay) with an optional
+    Netem on both directions."""
+
+    def __init__(self, tap_fd):
+        import heapq
+        import random
+
+        self._heapq = heapq
+        self._rand = random.Random(1234)
+        self._tap = tap_fd
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock = ours
+        self._child = theirs
+        self.child_fd = theirs.fileno()
+        self._stop = threading.Event()
+        self.netem = None
+        self._cv = threading.Condition()
+        self._q = []  # (due, seq, direction, frame)
+        self._seq = 0
+        self._threads = [
+            threading.Thread(target=self._from_tap, daemon=True),
+            threading.Thread(target=self._from_stack, daemon=True),
+            threading.Thread(target=self._sender, daemon=True),
+        ]
+
+    def start(self):
+        for t in self._threads:
+            t.start()
+
+    def close_child_end(self):
+        self._child.close()
+
+    def _put(self, direction, frame):
+        ne = self.netem
+        if ne is None:
+            self._deliver(direction, frame)
+            return
+        r = self._rand
+        ne.stats["frames"] += 1
+        if r.random() < ne.loss:
+            ne.stats["lost"] += 1
+            return
+        copies = 2 if r.random() < ne.dup else 1
+        if copies == 2:
+            ne.stats["duplicated"] += 1
+        now = time.monotonic()
+        with self._cv:
+            for _ in range(copies):
+                if r.random() < ne.reorder:
+                    ne.stats["reordered"] += 1
+                    due = now
+                else:
+                    due = now + max(0.0, ne.delay + r.uniform(-ne.jitter, ne.jitter))
+                self._seq += 1
+                self._heapq.heappush(self._q, (due, self._seq, direction, frame))
+            self._cv.notify()
+
+    def _deliver(self, direction, frame):
+        try:
+            if direction == 0:
+                self._sock.sendall(len(frame).to_bytes(2, "big") + frame)
+            else:
+                os.write(self._tap, frame)
+        except OSError:
+            pass
+
+    def _sender(self):
+        while not self._stop.is_set():
+            with self._cv:
+                if not self._q:
+                    self._cv.wait(0.05)
+                    continue
+                due, _, d, frame = self._q[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._cv.wait(wait)
+                    continue
+                self._heapq.heappop(self._q)
+            self._deliver(d, frame)
+
+    def _from_tap(self):
+        while not self._stop.is_set():
+            try:
+                frame = os.read(self._tap, 65535)
+            except OSError:
+                return
+            if not frame:
+                return
+            self._put(0, frame)
+
+    def _from_stack(self):
+        from host_tools.tapwire import _recv_exact
+
+        while not self._stop.is_set():
+            try:
+                hdr = _recv_exact(self._sock, 2)
+                if hdr is None:
+                    return
+                frame = _recv_exact(self._sock, int.from_bytes(hdr, "big"))
+                if frame is None:
+                    return
+            except OSError:
+                return
+            self._put(1, frame)
+
+    def stop(self):
+        self._stop.set()
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        try:
+            os.close(self._tap)
+        except OSError:
+            pass
+
+
 class Sim:
     """The stack in a namespace; Linux-side sockets are made inside it."""
 
     def __init__(self, extra_args=(), heap="256wK"):
-        from host_tools.tapwire import Relay
-
         self.ns = "tcpsc%d" % os.getpid()
         N.remove(self.ns)
         fd = N.create(self.ns, TAP, HOST + "/24")
         N.ip("addr", "add", HOST2 + "/24", "dev", TAP, netns=self.ns)
-        self.relay = Relay(fd)
+        self.relay = ImpairedRelay(fd)
         self.relay.start()
         env = dict(os.environ, MICROPYPATH=ROOT)
         self.log = open(os.path.join("/tmp", self.ns + ".log"), "w")
@@ -108,10 +260,13 @@ class Sim:
         return out.decode().strip()
 
     def netem(self, spec):
-        self.sh("tc", "qdisc", "replace", "dev", TAP, "root", "netem", *spec.split())
+        """Impair both directions; the same spec as `tc qdisc add dev <tap>
+        root netem <spec>` (see Netem for why not tc itself)."""
+        self.relay.netem = Netem(spec)
+        return self.relay.netem
 
     def no_netem(self):
-        self.sh("tc", "qdisc", "del", "dev", TAP, "root", check=False)
+        self.relay.netem = None
 
     def close(self):
         if self.proc.poll() is None:
