@@ -1,23 +1,24 @@
 # Exact-length SPI transfers of buf[0:n] with nothing allocated per frame.
 #
 # machine.SPI reads and writes whole buffers, and every memoryview slice made
-# per frame is a heap object. So the views are made once per frame buffer:
-# buf[0:32k] for every k, plus views of a 32-byte scratch for the last n % 32
-# bytes, which are copied in or out with a short loop. A 1518-byte buffer
-# costs 48 views (about 800 bytes on a 32-bit port), made the first time the
-# buffer is seen; `slots` buffers are remembered (iface uses one RX and one TX
-# buffer), the oldest is forgotten first.
+# per frame is a heap object. So the views are made once: buf[0:64k] for every
+# k (per frame buffer, the first time it is seen), and views of 32, 16, 8, 4,
+# 2 and 1 bytes of a 32-byte scratch for the last n % 64 bytes, which are
+# copied in or out with a short loop. A 1518-byte buffer costs 24 views; at
+# most 7 SPI calls move one frame. `slots` buffers are remembered (iface uses
+# one RX and one TX buffer), the oldest is forgotten first.
 from micropython import const
 
-_G = const(32)
+_G = const(64)
+_TAIL = const(32)
 
 
 class Spans:
     def __init__(self, spi, slots=2):
         self._spi = spi
-        self._tail = bytearray(_G)
+        self._tail = bytearray(_TAIL)
         mv = memoryview(self._tail)
-        self._tails = [mv[0:i] for i in range(_G)]
+        self._tails = (mv[0:32], mv[0:16], mv[0:8], mv[0:4], mv[0:2], mv[0:1])
         self._bufs = [None] * slots
         self._views = [None] * slots
         self._next = 0
@@ -38,25 +39,37 @@ class Spans:
     def read(self, buf, n):
         """Clock n bytes in from the bus into buf[0:n] (CS is the caller's)."""
         k = n // _G
+        spi = self._spi
         if k:
-            self._spi.readinto(self._views_of(buf)[k])
-        r = n - k * _G
-        if r:
-            self._spi.readinto(self._tails[r])
-            tail = self._tail
-            base = k * _G
-            for j in range(r):
-                buf[base + j] = tail[j]
+            spi.readinto(self._views_of(buf)[k])
+        base = k * _G
+        r = n - base
+        size = _TAIL
+        tail = self._tail
+        for v in self._tails:
+            if r >= size:
+                spi.readinto(v)
+                for j in range(size):
+                    buf[base + j] = tail[j]
+                base += size
+                r -= size
+            size >>= 1
 
     def write(self, buf, n):
         """Clock buf[0:n] out on the bus (CS is the caller's)."""
         k = n // _G
+        spi = self._spi
         if k:
-            self._spi.write(self._views_of(buf)[k])
-        r = n - k * _G
-        if r:
-            tail = self._tail
-            base = k * _G
-            for j in range(r):
-                tail[j] = buf[base + j]
-            self._spi.write(self._tails[r])
+            spi.write(self._views_of(buf)[k])
+        base = k * _G
+        r = n - base
+        size = _TAIL
+        tail = self._tail
+        for v in self._tails:
+            if r >= size:
+                for j in range(size):
+                    tail[j] = buf[base + j]
+                spi.write(v)
+                base += size
+                r -= size
+            size >>= 1

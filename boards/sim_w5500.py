@@ -1,0 +1,34 @@
+# Simulated board: the W5500 (MACRAW) driver on a register-level chip model
+# (boards/sim/w5500.py) behind a simulated machine.SPI at 33 MHz; the model's
+# wire is the launcher's framed TAP stream (opts["fd"]).
+from stack.config import Config
+from stack.drivers.tap import FramedWire
+from stack.drivers.w5500 import W5500
+
+from boards.sim.machine import SPI, Pin
+from boards.sim.w5500 import W5500Model
+
+MAC = b"\x02\x00\x00\x00\x00\x02"  # locally administered
+IP = "192.0.2.2"
+NETMASK = "255.255.255.0"
+GATEWAY = "192.0.2.1"
+SPI_HZ = 33_000_000
+
+model = None  # the chip model of the last driver() call (tests and the bench read it)
+
+
+def config():
+    return Config()
+
+
+def driver(opts):
+    global model
+    if "fd" not in opts:
+        raise ValueError("board sim_w5500 needs --fd (the wire file descriptor)")
+    spi = SPI(0, baudrate=SPI_HZ, polarity=0, phase=0)
+    cs = Pin(17, Pin.OUT, value=1)
+    irq = Pin(21, Pin.IN, Pin.PULL_UP)
+    rst = Pin(20, Pin.OUT, value=1)
+    model = W5500Model(FramedWire(opts["fd"]))
+    model.attach(spi, cs, int_pin=irq, rst=rst)
+    return W5500(spi, cs, MAC, int_pin=irq, rst=rst)
