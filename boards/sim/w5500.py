@@ -562,7 +562,10 @@ class W5500Model:
         return ptr
 
     def set_link(self, up):
-        """Plug or unplug the cable."""
+        """Plug or unplug the cable (plugging in renegotiates: the link bit
+        shows after one more PHYCFGR read)."""
+        if up and not self.link:
+            self._phy_wait = 1
         self.link = up
 
     # -- reset -------------------------------------------------------------------------------
