@@ -71,7 +71,11 @@ app.run(host="0.0.0.0", port=80)
 
 
 class AppSim:
-    def __init__(self, tmp_path):
+    """A MicroPython script (text) on the unix port with our stack on a fresh
+    namespace's TAP (via host_tools.tapwire.Relay); argv[1] is the wire fd.
+    wait_http: return once http://192.0.2.2/ answers."""
+
+    def __init__(self, tmp_path, script=APP, heap=HEAP, wait_http=True):
         sys.path.insert(0, str(ROOT))
         from host_tools import netns as nsmod
         from host_tools.tapwire import Relay
@@ -82,17 +86,17 @@ class AppSim:
         fd = nsmod.create(self.netns, "stap0", "192.0.2.1/24")
         self.relay = Relay(fd)
         self.relay.start()
-        script = tmp_path / "app.py"
-        script.write_text(APP)
+        path = tmp_path / "app.py"
+        path.write_text(script)
         env = dict(os.environ, MICROPYPATH=".frozen:%s:%s" % (ROOT, SITE))
         self.log = open(tmp_path / "app.log", "w+")
         self.proc = subprocess.Popen(
-            [str(MPY), "-X", "heapsize=" + HEAP, str(script), str(self.relay.child_fd)],
+            [str(MPY), "-X", "heapsize=" + heap, str(path), str(self.relay.child_fd)],
             pass_fds=(self.relay.child_fd,), env=env, cwd=str(ROOT), stdout=self.log,
             stderr=subprocess.STDOUT)
         self.relay.close_child_end()
         deadline = time.monotonic() + 20
-        while self.run("curl", "-s", "-o", "/dev/null", "--max-time", "1",
+        while wait_http and self.run("curl", "-s", "-o", "/dev/null", "--max-time", "1",
                        "http://192.0.2.2/").returncode != 0:
             assert self.proc.poll() is None and time.monotonic() < deadline, self.output()
 
