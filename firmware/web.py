@@ -33,39 +33,60 @@ def start(iface, cfg=None, port=PORT, max_clients=0):
     conns = getattr(cfg, "tcp_conns", 4)
     if not max_clients:
         # A slot for every TCB, and a backlog as large as the pool: connections
-        # are accepted as soon as the handshake ends, so the engine never
-        # recycles a young half-open one (the peer would see a reset); when all
-        # TCBs are busy a SYN is dropped and the peer's retransmission queues it.
+        # are accepted as soon as the handshake ends, so they leave the
+        # listener's queue quickly. (A burst of SYNs larger than the backlog
+        # still makes the engine recycle a half-open TCB: docs/http.md.)
         max_clients = conns
     return HTTPServer(ssock, info=page.StackInfo(iface), port=port, max_clients=max_clients,
                       backlog=conns, head_max=768, out_max=768, chunk=1460)
 
 
 def _run(argv):
+    """Stand-alone: the HTTP server alone on the board's stack, with main.py's
+    loop. --alloc-probe K: after 10 requests, count the heap bytes the next K
+    requests leave behind (collector off) and print "ALLOC ... per_request=B"."""
     import gc
     import time
 
     from firmware import main as fw
 
     port = PORT
+    probe = 0
     if "--port" in argv:
         i = argv.index("--port")
         port = int(argv[i + 1])
         argv = argv[:i] + argv[i + 2 :]
+    if "--alloc-probe" in argv:
+        i = argv.index("--alloc-probe")
+        probe = int(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
     opts = fw.parse_args(argv)
-    board = fw.load_board(opts)
     iface = fw.start(opts)
-    web = start(iface, board.config(), port)
+    web = start(iface, iface.cfg, port)
     gc.collect()
     print("HEAP used=%d free=%d" % (gc.mem_alloc(), gc.mem_free()))
     drv = iface.driver
+    st = web.stats
+    mark = -1
+    start_alloc = 0
     while True:
         now = time.ticks_ms()
         w = iface.poll(now)
         web.step(0)
+        if probe:
+            if mark < 0 and st["requests"] >= 10:
+                gc.collect()
+                gc.disable()
+                mark = st["requests"]
+                start_alloc = gc.mem_alloc()
+            elif mark >= 0 and st["requests"] >= mark + probe:
+                used = gc.mem_alloc() - start_alloc
+                n = st["requests"] - mark
+                gc.enable()
+                print("ALLOC requests=%d bytes=%d per_request=%d" % (n, used, used // n))
+                probe = 0
         if w is None or w < 0 or w > 50:
             w = 50
-        # step(0) may have queued data and run timers: wait only if idle
         drv.wait(w)
 
 
