@@ -111,9 +111,10 @@ class TCP:
 
     # -- pool ----------------------------------------------------------------
 
-    def _alloc(self):
+    def _alloc(self, for_syn=False):
         """A free TCB; else recycle the oldest TIME_WAIT, then the oldest
-        un-accepted SYN-RECEIVED one (never an established connection)."""
+        un-accepted SYN-RECEIVED one (never an established connection). For
+        a SYN only a stale half-open entry is taken (see _oldest_half_open)."""
         for c in self.conns:
             if not c.in_use:
                 return c
@@ -126,13 +127,18 @@ class TCP:
             self.stats["tcp_tw_recycled"] += 1
             self.release(best)
             return best
-        best = self._oldest_half_open(None)
+        best = self._oldest_half_open(None, for_syn)
         if best is not None:
             self.stats["tcp_syn_recycled"] += 1
             self.release(best)
         return best
 
-    def _oldest_half_open(self, lst):
+    def _oldest_half_open(self, lst, stale_only):
+        """The oldest un-accepted SYN-RECEIVED TCB (of lst, or any). With
+        stale_only, only one whose SYN-ACK already timed out once: a burst of
+        real clients then costs a SYN retry (dropped SYN), never a reset of a
+        handshake about to complete, while flood entries become recyclable
+        after one RTO."""
         best = None
         for c in self.conns:
             if (
@@ -140,6 +146,7 @@ class TCP:
                 and c.state == SYN_RECEIVED
                 and c.listener is not None
                 and (lst is None or c.listener is lst)
+                and (c.retries > 0 or not stale_only)
             ):
                 if best is None or c.stamp < best.stamp:
                     best = c
@@ -347,13 +354,13 @@ class TCP:
             if c.in_use and c.listener is lst:
                 n += 1
         if n >= lst.backlog:
-            victim = self._oldest_half_open(lst)
+            victim = self._oldest_half_open(lst, True)
             if victim is None:
                 st["tcp_drop_backlog"] += 1  # full of connections waiting for accept()
                 return
             st["tcp_syn_recycled"] += 1
             self.release(victim)
-        c = self._alloc()
+        c = self._alloc(True)
         if c is None:
             st["tcp_drop_no_tcb"] += 1
             return
