@@ -28,6 +28,8 @@ def parse_args(argv):
             i += 1
         elif a == "--heap-lock":
             opts["heap_lock"] = True
+        elif a == "--measure-base":
+            opts["measure_base"] = True
         else:
             raise ValueError("unknown argument: " + a)
         i += 1
@@ -40,6 +42,37 @@ def load_board(opts):
     import board  # on a device: the board file copied to /board.py
 
     return board
+
+
+# Everything the firmware imports. On a board these are frozen (firmware/
+# manifest.py): their code is in flash, not in the heap.
+CODE_MODULES = (
+    "stack.iface",
+    "firmware.udp_services",
+    "stack.tcp",
+    "stack.socket",
+    "firmware.page",
+    "firmware.http",
+    "firmware.web",
+)
+
+
+def measure_base(opts):
+    """Print the heap taken by what a board would not keep in its heap: the
+    code (frozen on a board) and, on simulated boards, the chip models (the
+    chip's own memory). The launcher adds this to the board's data heap."""
+    load_board(opts)
+    for name in CODE_MODULES:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    board = load_board(opts)
+    hw = getattr(board, "sim_hardware", None)
+    keep = hw(opts) if hw else None
+    gc.collect()
+    print("BASE %d" % gc.mem_alloc())
+    return keep
 
 
 def start(opts):
@@ -102,4 +135,8 @@ def run(opts):
 
 
 if __name__ == "__main__":
-    run(parse_args(sys.argv[1:]))
+    _opts = parse_args(sys.argv[1:])
+    if _opts.get("measure_base"):
+        measure_base(_opts)
+    else:
+        run(_opts)

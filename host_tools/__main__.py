@@ -15,7 +15,11 @@ def main(argv=None):
     g.add_argument("--forward", metavar="HOST:PORT",
                    help="forward this host TCP port to the stack's port 80")
     g.add_argument("--no-forward", action="store_true", help="no host port forward (default)")
-    s.add_argument("--heapsize", default="64wK", help="MicroPython -X heapsize (default 64wK)")
+    s.add_argument("--heapsize", default="64wK",
+                   help="the board's data heap, as -X heapsize (default 64wK: 64 KB on a 32-bit "
+                        "board); code and simulated chips get their measured size on top")
+    s.add_argument("--no-frozen", dest="frozen", action="store_false",
+                   help="the heap holds the code too, as on a board running .mpy files")
     s.add_argument("--heap-lock", action="store_true",
                    help="run the steady-state loop under micropython.heap_lock()")
     s.add_argument("--source", action="store_true",
@@ -30,7 +34,7 @@ def main(argv=None):
         from host_tools import sim
 
         return sim.run(a.board, a.netns, None if a.no_forward else a.forward, a.heapsize,
-                       a.heap_lock, a.source)
+                       a.heap_lock, a.source, a.frozen)
     if a.cmd == "build":
         from host_tools import build
 

@@ -36,6 +36,40 @@ def module_path(source):
     return str(out_root)
 
 
+def heap_bytes(spec, word_bytes=8):
+    """'64wK' -> bytes as MicroPython's -X heapsize reads it ('w': times word/4)."""
+    s = spec.strip()
+    mult = 1
+    if s[-1:] in "kK":
+        mult, s = 1024, s[:-1]
+    elif s[-1:] in "mM":
+        mult, s = 1024 * 1024, s[:-1]
+    if s.endswith("w"):
+        mult, s = mult * word_bytes // 4, s[:-1]
+    return int(s) * mult
+
+
+def measure_base(board, env):
+    """Heap bytes that the firmware's code and the simulated chips take (what a
+    board keeps in flash or in the chip), from a dry run with a roomy heap."""
+    import socket
+
+    a, b = socket.socketpair()
+    try:
+        r = subprocess.run([micropython_path(), "-X", "heapsize=8M",
+                            str(ROOT / "firmware" / "main.py"), "--board", board,
+                            "--fd", str(b.fileno()), "--measure-base"],
+                           pass_fds=(b.fileno(),), env=env, capture_output=True, text=True,
+                           timeout=60, cwd=str(ROOT))
+    finally:
+        a.close()
+        b.close()
+    for line in r.stdout.splitlines():
+        if line.startswith("BASE "):
+            return int(line.split()[1])
+    raise SystemExit("sim: could not measure the firmware's code size:\n" + r.stdout + r.stderr)
+
+
 def firmware_cmd(board, fd, heapsize=DEFAULT_HEAP, heap_lock=False):
     cmd = [micropython_path(), "-X", "heapsize=" + heapsize,
            str(ROOT / "firmware" / "main.py"), "--board", board, "--fd", str(fd)]
@@ -58,7 +92,7 @@ def wait_answering(netns, proc, timeout_s):
     return False
 
 
-def run(board, netns, forward, heapsize, heap_lock, source=False):
+def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True):
     ok, why = nsmod.can_create()
     if not ok:
         print("sim: cannot start: " + why, file=sys.stderr)
@@ -83,8 +117,17 @@ def run(board, netns, forward, heapsize, heap_lock, source=False):
     signal.signal(signal.SIGINT, stop)
     try:
         env = dict(os.environ, MICROPYPATH=module_path(source))
+        heap_arg = heapsize
+        if frozen:
+            # A board freezes the firmware (code in flash) and its chip has its
+            # own memory; the unix port can do neither, so the heap gets room
+            # for both on top of the board's data heap.
+            base = measure_base(board, env)
+            heap_arg = str(heap_bytes(heapsize) + base)
+            print("sim: heap %s for data + %d B for code and simulated chips" % (heapsize, base),
+                  file=sys.stderr, flush=True)
         # The stack's own output (heap line, errors) goes to stderr; stdout is ours.
-        proc = subprocess.Popen(firmware_cmd(board, relay.child_fd, heapsize, heap_lock),
+        proc = subprocess.Popen(firmware_cmd(board, relay.child_fd, heap_arg, heap_lock),
                                 pass_fds=(relay.child_fd,), env=env, stdout=sys.stderr,
                                 cwd=str(ROOT))
         relay.close_child_end()
