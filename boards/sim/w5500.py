@@ -164,7 +164,7 @@ class W5500Model:
         if 0 < self.pos < 3:
             self._violation("SPI frame ended inside the address/control phase")
         om = self.ctrl & 3
-        if self.pos > 3 and om and self.pos - 3 != (1, 2, 4)[om - 1]:
+        if self.pos > 3 and om and self.pos - 3 != 1 << (om - 1):
             self._violation("FDM frame with the wrong data length")
         self.pos = 0
 
@@ -193,7 +193,7 @@ class W5500Model:
             bsb = self.ctrl >> 3
             write = self.ctrl & 4
             om = self.ctrl & 3
-            if om and pos - 3 >= (1, 2, 4)[om - 1]:
+            if om and pos - 3 >= 1 << (om - 1):
                 self._violation("FDM frame longer than its fixed length")
             if bsb and (bsb - 1) & 3:
                 # buffer memory: the rest of this transfer in bulk
@@ -370,7 +370,7 @@ class W5500Model:
                 return s[o]
             return 0
         base = a & ~1
-        if base in (_SN_TX_FSR, _SN_TX_RD, _SN_RX_RSR, _SN_RX_WR):
+        if _SN_TX_FSR <= base <= _SN_RX_WR and base != _SN_TX_WR and base != _SN_RX_RD:
             v = self._value16(sn, base)
             if a & 1:
                 if self._hi_pending >= 0 and self._hi_pending != v >> 8:

@@ -30,18 +30,27 @@ class Spans:
                 return self._views[i]
         i = self._next
         self._next = (i + 1) % len(bufs)
-        mv = memoryview(buf)
-        views = [mv[0 : k * _G] for k in range(len(buf) // _G + 1)]
-        self._views[i] = views
+        self._views[i] = views = self._make_views(buf)
         bufs[i] = buf
+        return views
+
+    @staticmethod
+    def _make_views(buf):
+        # not a comprehension in _views_of: a comprehension over a local makes
+        # that local a closure cell, allocated on every call of the function
+        mv = memoryview(buf)
+        views = []
+        for k in range(len(buf) // _G + 1):
+            views.append(mv[0 : k * _G])
         return views
 
     def read(self, buf, n):
         """Clock n bytes in from the bus into buf[0:n] (CS is the caller's)."""
         k = n // _G
         spi = self._spi
+        views = self._views_of(buf)  # even when k is 0: views are made on first sight
         if k:
-            spi.readinto(self._views_of(buf)[k])
+            spi.readinto(views[k])
         base = k * _G
         r = n - base
         size = _TAIL
@@ -59,8 +68,9 @@ class Spans:
         """Clock buf[0:n] out on the bus (CS is the caller's)."""
         k = n // _G
         spi = self._spi
+        views = self._views_of(buf)
         if k:
-            spi.write(self._views_of(buf)[k])
+            spi.write(views[k])
         base = k * _G
         r = n - base
         size = _TAIL

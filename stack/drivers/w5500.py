@@ -289,6 +289,7 @@ class W5500:
             return False
         self._begin(_S0_TX_W, self._tx_wr)
         if n < _MIN_FRAME:
+            self._spans.write(buf, 0)  # registers buf (its views are made on first sight)
             s = self._small
             for i in range(n):
                 s[i] = buf[i]
