@@ -31,8 +31,10 @@ class Echo:
 
 
 class Status:
-    """Answers any datagram with a JSON object of the stack's counters.
-    Allocates (json): firmware runs it outside heap-locked sections."""
+    """Answers any datagram with a JSON object of the stack's non-zero counters
+    (zero ones are left out so the reply fits one datagram; read a missing
+    counter as 0). Allocates (json): firmware runs it outside heap-locked
+    sections."""
 
     def __init__(self, iface, extra=None):
         self._iface = iface
@@ -49,13 +51,19 @@ class Status:
         while self._sock.recv_into_from(self._buf, self._addr) >= 0:
             gc.collect()
             doc = {
-                "iface": self._iface.stats,
-                "driver": self._iface.driver.stats,
+                "iface": _nonzero(self._iface.stats),
+                "driver": _nonzero(self._iface.driver.stats),
                 "mem_free": gc.mem_free(),
                 "mem_alloc": gc.mem_alloc(),
             }
             if self._extra:
                 doc.update(self._extra())
             body = json.dumps(doc).encode()
+            if len(body) > self._iface.mtu - 28:
+                body = b'{"error": "counters do not fit one datagram"}'
             a = self._addr
             self._sock.sendto(body, 0, len(body), a, 0, (a[4] << 8) | a[5])
+
+
+def _nonzero(counters):
+    return {k: v for k, v in counters.items() if v}
