@@ -1,0 +1,10 @@
+# Freeze the stack and the firmware into a MicroPython build, so their code runs
+# from flash and the heap holds only buffers and objects (the simulator's heap
+# cap assumes this). From a MicroPython checkout:
+#   make -C ports/rp2 BOARD=W5500_EVB_PICO FROZEN_MANIFEST=$PWD/firmware/manifest.py
+#   make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=$PWD/firmware/manifest.py
+# then copy the board file as /board.py and firmware/main.py as /main.py.
+include("$(PORT_DIR)/boards/manifest.py")
+package("stack", base_path="..", opt=3)
+package("firmware", base_path="..", opt=3)
+package("boards", files=["__init__.py"], base_path="..", opt=3)
