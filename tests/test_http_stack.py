@@ -2,9 +2,8 @@
 firmware/main.py) served by our stack on the simulator, Linux tools as clients
 inside the namespace. Every load is bounded (ab -n, wrk -d, fixed byte counts).
 
-Heap: the unix port runs with 128wK here. With the TCP engine, stack.socket and
-the HTTP server all compiled from source, the 64wK heap of the UDP-only
-firmware is too small (see docs/http.md, "Memory")."""
+Heap: the board's 64wK data heap, with the launcher's allowance for the code
+on top (host_tools sim: a board keeps its code frozen in flash)."""
 
 import json
 import os
@@ -15,7 +14,7 @@ import pytest
 
 from scenario import Sim
 
-HEAP = "128wK"
+HEAP = "64wK"
 BIG = 10_000_000
 
 
@@ -88,18 +87,9 @@ def test_sink_counts_ten_megabyte_post_exactly(web, tmp_path):
     assert r.stdout.strip() == str(BIG).encode()
 
 
-# A burst of SYNs larger than the listen backlog makes the engine recycle the
-# oldest SYN-RECEIVED TCB (stack/tcp.py _oldest_half_open), even one whose
-# SYN-ACK went out a millisecond ago: that client's ACK then meets a RST, which
-# ab and wrk report as failures. Recycling only half-open TCBs whose SYN-ACK
-# was already retransmitted (c.retries > 0) makes both pass (measured: ab
-# 2000/c8 0 failures, 3 runs of 3); until the engine changes they are xfail.
-_SYN_RECYCLE = pytest.mark.xfail(
-    reason="engine recycles young SYN-RECEIVED TCBs on a SYN burst (RST to the client)",
-    strict=False)
-
-
-@_SYN_RECYCLE
+# ab -c 8 and wrk -c 4 against a pool of 4 TCBs: a SYN burst larger than the
+# backlog must cost a SYN retry, never a reset (the engine recycles only stale
+# half-open TCBs since 59c24db).
 @pytest.mark.skipif(not shutil.which("wrk"), reason="wrk not installed")
 def test_wrk_four_connections_no_errors(web):
     r = web.run("wrk", "-t1", "-c4", "-d5s", url(web), timeout=40)
@@ -109,7 +99,6 @@ def test_wrk_four_connections_no_errors(web):
     assert int(re.search(r"(\d+) requests in", out).group(1)) > 100, out
 
 
-@_SYN_RECYCLE
 @pytest.mark.skipif(not shutil.which("ab"), reason="ab not installed")
 def test_ab_2000_requests_8_concurrent_no_failures(web):
     r = web.run("ab", "-q", "-n", "2000", "-c", "8", url(web), timeout=120)
@@ -147,10 +136,14 @@ class LossySim:
         self.relay = ImpairedRelay(fd)
         self.relay.start()
         self.log = open("/tmp/%s.log" % self.netns, "w+")
-        env = dict(os.environ, MICROPYPATH=str(ROOT))
+        from host_tools import sim as simmod
+
+        # as host_tools sim does: the .mpy build, and the data heap plus the code
+        env = dict(os.environ, MICROPYPATH=simmod.module_path(False))
+        heap = simmod.heap_bytes(HEAP) + simmod.measure_base("unix_tap", env)
         mp = str(ROOT / ".venv" / "bin" / "micropython")
         self.proc = subprocess.Popen(
-            [mp, "-X", "heapsize=" + HEAP, str(ROOT / "firmware" / "main.py"), "--board",
+            [mp, "-X", "heapsize=%d" % heap, str(ROOT / "firmware" / "main.py"), "--board",
              "unix_tap", "--fd", str(self.relay.child_fd)],
             pass_fds=(self.relay.child_fd,), env=env, cwd=str(ROOT), stdout=self.log,
             stderr=subprocess.STDOUT)
