@@ -1,8 +1,10 @@
 """Heap used by the firmware after start-up on each simulated board, beside the
-budget it must fit (a 64 KB heap on a 32-bit board = -X heapsize=64wK here).
+budget it must fit: a 64 KB data heap on a 32-bit board (64wK here).
 
-Read from the firmware's own `HEAP used=... free=...` line. On x86-64 every
-object pointer is 8 bytes, so these numbers overstate a 32-bit board's use.
+Read from the launcher's `sim: heap 64wK for data + N B for code and simulated
+chips` line (N: what a board keeps in flash or in the chip) and the firmware's
+`HEAP used=... free=...` line; data = used - N. On x86-64 every object pointer
+is 8 bytes, so these numbers overstate a 32-bit board's use.
 """
 
 import re
@@ -21,12 +23,16 @@ def heap_line(board, timeout_s=30):
     p = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     found = []
+    base = [0]
 
     def read():
         for line in p.stderr:
+            b = re.search(r"for data \+ (\d+) B for code", line)
+            if b:
+                base[0] = int(b.group(1))
             m = re.search(r"HEAP used=(\d+) free=(\d+)", line)
             if m:
-                found.append((int(m.group(1)), int(m.group(2))))
+                found.append((base[0], int(m.group(1)), int(m.group(2))))
                 break
 
     t = threading.Thread(target=read, daemon=True)
@@ -47,7 +53,9 @@ def main():
     if not ok:
         print("   skipped: " + why)
         return
-    print("   %-14s %10s %10s %18s" % ("board", "used B", "free B", "budget (64wK)"))
+    budget = 64 * 1024 * 2  # 64wK on x86-64
+    print("   %-14s %12s %12s %10s %14s" % ("board", "code+chip B", "data B", "free B",
+                                             "data/64wK"))
     for board in BOARDS:
         if not (ROOT / "boards" / (board + ".py")).exists():
             continue
@@ -55,8 +63,9 @@ def main():
         if r is None:
             print("   %-14s   did not start" % board)
             continue
-        used, free = r
-        print("   %-14s %10d %10d %17d%%" % (board, used, free, 100 * used // (used + free)))
+        base, used, free = r
+        data = used - base
+        print("   %-14s %12d %12d %10d %13d%%" % (board, base, data, free, 100 * data // budget))
 
 
 if __name__ == "__main__":
