@@ -137,7 +137,7 @@ class ENC28J60:
         self._op1 = bytearray(1)
         self._hdr = bytearray(6)
         self._tsv = bytearray(7)
-        self._spans = Spans(spi, 2)
+        self._spans = Spans(spi, 3)
         self._bank = 0
         self._pkts = 0  # packets known to be waiting (EPKTCNT read, minus those taken)
         self._next = _RXSTART
@@ -318,6 +318,7 @@ class ENC28J60:
     # -- receive ---------------------------------------------------------------------------
 
     def recv_into(self, buf):
+        self._spans.register(buf)  # the first (unlocked) poll makes its views
         if self._pkts == 0:
             if self._int is not None and self._int.value():
                 return 0  # INT high: nothing pending, no SPI needed

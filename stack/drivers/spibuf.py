@@ -6,7 +6,9 @@
 # 2 and 1 bytes of a 32-byte scratch for the last n % 64 bytes, which are
 # copied in or out with a short loop. A 1518-byte buffer costs 24 views; at
 # most 7 SPI calls move one frame. `slots` buffers are remembered (iface uses
-# one RX and one TX buffer), the oldest is forgotten first.
+# one RX and one TX buffer, ARP a few held frames), the oldest is forgotten
+# first. A buffer first seen while the heap is locked gets no views: it moves
+# through the 32-byte scratch (slower, still exact, still allocation-free).
 from micropython import const
 
 _G = const(64)
@@ -28,11 +30,21 @@ class Spans:
         for i in range(len(bufs)):
             if bufs[i] is buf:
                 return self._views[i]
+        try:
+            views = self._make_views(buf)
+        except MemoryError:
+            # under micropython.heap_lock(): no views for this buffer, the
+            # caller moves it 32 bytes at a time through the scratch instead
+            return None
         i = self._next
         self._next = (i + 1) % len(bufs)
-        self._views[i] = views = self._make_views(buf)
+        self._views[i] = views
         bufs[i] = buf
         return views
+
+    def register(self, buf):
+        """Make buf's views now (a lookup when they exist)."""
+        self._views_of(buf)
 
     @staticmethod
     def _make_views(buf):
@@ -49,12 +61,21 @@ class Spans:
         k = n // _G
         spi = self._spi
         views = self._views_of(buf)  # even when k is 0: views are made on first sight
-        if k:
+        if views is None:
+            k = 0
+        elif k:
             spi.readinto(views[k])
         base = k * _G
         r = n - base
-        size = _TAIL
         tail = self._tail
+        whole = self._tails[0]
+        while r > _TAIL:
+            spi.readinto(whole)
+            for j in range(_TAIL):
+                buf[base + j] = tail[j]
+            base += _TAIL
+            r -= _TAIL
+        size = _TAIL
         for v in self._tails:
             if r >= size:
                 spi.readinto(v)
@@ -69,12 +90,21 @@ class Spans:
         k = n // _G
         spi = self._spi
         views = self._views_of(buf)
-        if k:
+        if views is None:
+            k = 0
+        elif k:
             spi.write(views[k])
         base = k * _G
         r = n - base
-        size = _TAIL
         tail = self._tail
+        whole = self._tails[0]
+        while r > _TAIL:
+            for j in range(_TAIL):
+                tail[j] = buf[base + j]
+            spi.write(whole)
+            base += _TAIL
+            r -= _TAIL
+        size = _TAIL
         for v in self._tails:
             if r >= size:
                 for j in range(size):

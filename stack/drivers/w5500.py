@@ -92,7 +92,7 @@ class W5500:
         self._h3 = bytearray(3)
         self._len2 = bytearray(2)
         self._small = bytearray(_MIN_FRAME)  # short frames are padded here
-        self._spans = Spans(spi, 2)
+        self._spans = Spans(spi, 3)
         self._rx_rd = 0  # our copy of Sn_RX_RD
         self._rx_left = 0  # bytes of the last RSR snapshot not yet consumed
         self._rx_taken = False  # RX_RD advanced but RECV not yet issued
@@ -236,6 +236,7 @@ class W5500:
         self._release()
 
     def recv_into(self, buf):
+        self._spans.register(buf)  # the first (unlocked) poll makes its views
         if self._rx_left == 0:
             if self._rx_taken:
                 self._release()
