@@ -37,6 +37,7 @@ _EPHEMERAL_FIRST = const(49152)
 _EPHEMERAL_SPAN = const(16384)
 _CHALLENGE_PER_S = const(10)  # RFC 5961 10: bound challenge ACKs per second
 _NO_TIMER = const(-1)
+_REARM = const(-2)
 
 _ENOMEM = const(12)
 _EINVAL = const(22)
@@ -299,6 +300,8 @@ class TCP:
                     self.release(c)
                     c = None
             if c is not None:
+                if c.t_rtx == _REARM:
+                    tcp_timers.rearm(c, now_ms)
                 if c.state == SYN_SENT:
                     tcp_input.syn_sent(c, buf, ip_off, o, hl, l4_len, now_ms)
                 else:

@@ -37,6 +37,7 @@ STATE_NAMES = (
 
 _EPIPE = const(32)
 _NO_TIMER = const(-1)
+_REARM = const(-2)  # t_rtx: armed, deadline to be set from the next poll's clock
 
 
 class Conn:
@@ -167,8 +168,19 @@ class Conn:
             raise OSError(_EPIPE)
         n = self.tx.write(buf, off, n)
         if n and s >= ESTABLISHED:
-            tcp_output.output(self, self.tcp.now)
+            self._app_output()
         return n
+
+    def _app_output(self):
+        """Output from an application call. The engine's clock (tcp.now) is
+        only as fresh as the last poll/input, so a retransmission or persist
+        timer armed here would be early; it is marked _REARM instead and gets
+        its deadline from the next poll or segment (never early, at most one
+        poll interval late)."""
+        before = self.t_rtx
+        tcp_output.output(self, self.tcp.now)
+        if self.t_rtx != before and self.t_rtx >= 0:
+            self.t_rtx = _REARM
 
     def recv_into(self, buf, off, n):
         rx = self.rx
@@ -196,7 +208,7 @@ class Conn:
         elif s == CLOSE_WAIT:
             self.state = LAST_ACK
         if self.state >= ESTABLISHED:
-            tcp_output.output(self, self.tcp.now)
+            self._app_output()
 
     def close(self):
         """The application is done. FIN after queued data, or RST if received

@@ -49,6 +49,8 @@ def initial_cwnd(c):
 def established(c, now):
     """Handshake complete (either side)."""
     c.cwnd = initial_cwnd(c)
+    if c.retries and c.srtt8 == 0:
+        tmr.set_rto(c, 3000)  # RFC 6298 5.7: the SYN (or SYN-ACK) timed out
     c.retries = 0
     c.t_rtx = _NO_TIMER
     c.persist = False

@@ -9,6 +9,7 @@ from stack import tcp_output as out
 from stack.clock import ticks_add, ticks_diff
 
 _NO_TIMER = const(-1)
+_REARM = const(-2)  # see Conn._app_output
 
 _CLOSED = const(0)
 _SYN_SENT = const(2)
@@ -154,8 +155,15 @@ def _keepalive_timeout(c, now):
     c.t_keep = ticks_add(now, c.ka_interval_ms)
 
 
+def rearm(c, now):
+    """Give a timer armed from an application call its deadline."""
+    c.t_rtx = ticks_add(now, c.persist_ms if c.persist else c.rto_ms)
+
+
 def poll_conn(c, now):
     """Run the connection's due timers; ms until its next one (-1: none)."""
+    if c.t_rtx == _REARM:
+        rearm(c, now)
     if c.t_wait != _NO_TIMER and ticks_diff(c.t_wait, now) <= 0:
         c.t_wait = _NO_TIMER
         c.state = _CLOSED
@@ -178,6 +186,8 @@ def poll_conn(c, now):
 
 def next_due(c, now):
     """ms until the connection's next timer (-1: none armed)."""
+    if c.t_rtx == _REARM:
+        return 0
     best = -1
     if c.t_wait != _NO_TIMER:
         best = _later(best, c.t_wait, now)

@@ -18,13 +18,12 @@ def test_rto_backoff_then_etimedout():
     times = []
     start = h.now
     for _ in range(3):
-        t = h.tcp.poll_at(h.now)
-        h.advance(t)
+        h.next_timer()
         r = h.one()
         assert (r.flags, r.seq, r.data) == ("PA", iss + 1, b"data")
         times.append(h.now - start)
     assert times == [200, 600, 1400]  # RTO (min 200 after the handshake sample) doubles
-    h.advance(h.tcp.poll_at(h.now))
+    h.next_timer()
     r = h.one()
     assert r.flags == "RA"
     assert c.error == 110 and h.stats["tcp_timeouts"] == 1
@@ -118,7 +117,7 @@ def test_zero_window_persist_probes_back_off_and_never_time_out():
     gaps = []
     last = h.now
     for _ in range(6):
-        h.advance(h.tcp.poll_at(h.now))
+        h.next_timer()
         p = h.one()
         assert (p.seq, p.data) == (iss + 1, b"a")  # one byte beyond the window
         gaps.append(h.now - last)

@@ -141,6 +141,12 @@ class Harness:
         self.now = end
         self.tcp.poll(self.now)
 
+    def next_timer(self):
+        """Poll (as the interface loop does after an application call), then
+        run the clock to the next TCP timer."""
+        self.tcp.poll(self.now)
+        self.advance(self.tcp.poll_at(self.now))
+
     # -- common set-ups -----------------------------------------------------------
 
     def accept_one(self, port=80, peer_port=40000, peer_isn=5000, win=8192, mss=1460):

@@ -187,3 +187,46 @@ def test_connections_introspection():
     for k in ("srtt_ms", "rttvar_ms", "rto_ms", "cwnd", "ssthresh", "snd_wnd", "rcv_wnd",
               "in_flight", "retransmits"):
         assert k in info
+
+
+def test_send_after_idle_does_not_retransmit_spuriously():
+    # the engine's clock is the last poll's: a timer armed from send() gets
+    # its deadline from the next poll, not from the stale clock
+    h = Harness()
+    c, iss = h.accept_one()
+    h.now += 5000  # the application was busy; nobody polled
+    c.send(b"late", 0, 4)
+    assert h.one().data == b"late"
+    h.tcp.poll(h.now)  # first poll after the send: arms RTO from now
+    h.now += 199
+    h.tcp.poll(h.now)
+    assert h.take() == [] and h.stats["tcp_retransmits"] == 0
+    h.now += 1
+    h.tcp.poll(h.now)
+    assert h.one().data == b"late"
+
+
+def test_rto_reset_to_3s_after_syn_timeout():
+    # RFC 6298 5.7
+    h = Harness()
+    c = h.tcp.connect(PEER, 5000, h.now)
+    syn = h.one()
+    h.advance(1000)
+    h.one()  # SYN retransmitted
+    h.feed(5000, syn.sport, 100, syn.seq + 1, "SA")
+    assert c.connected() and c.rto_ms == 3000
+
+
+def test_state_constants_agree_between_modules():
+    from stack import tcp_conn, tcp_input, tcp_output, tcp_timers
+
+    for mod in (tcp_input, tcp_output, tcp_timers, T):
+        for name in T.STATE_NAMES:
+            for attr in (name, "_" + name):
+                if hasattr(mod, attr):
+                    assert getattr(mod, attr) == getattr(tcp_conn, name), (mod, attr)
+    for mod in (tcp_input, tcp_output, tcp_timers, T):
+        for attr in ("_NO_TIMER", "_REARM", "_ACKF", "_SYN", "_FIN", "_RST"):
+            if hasattr(mod, attr):
+                assert getattr(mod, attr) == {"_NO_TIMER": -1, "_REARM": -2, "_ACKF": 0x10,
+                                              "_SYN": 2, "_FIN": 1, "_RST": 4}[attr]
