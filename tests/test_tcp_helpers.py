@@ -1,6 +1,6 @@
 # Packet-trace helpers for the TCP tests: a fake Interface that records every
 # segment the engine sends, a segment builder, and a decoder. Runs on CPython
-# and (imported by tests/tcp_mp_*.py scripts) in the MicroPython unix port.
+# and (tests/tcp_mp_unit.py) in the MicroPython unix port.
 from stack import csum
 from stack.config import Config
 from stack.tcp import TCP
@@ -36,7 +36,8 @@ class FakeIface:
 
 class Seg:
     def __init__(self, **kw):
-        self.__dict__.update(kw)
+        for k in kw:
+            setattr(self, k, kw[k])
 
     def __repr__(self):
         return "<%s seq=%d ack=%d win=%d len=%d%s>" % (

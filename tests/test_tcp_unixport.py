@@ -28,3 +28,21 @@ def test_steady_state_bulk_allocates_nothing_and_wraps():
     assert int(vals["tx_acked_to"]) > 1_000_000
     assert int(vals["locked_calls"]) == 6000
     assert int(vals["retransmits"]) > 0 and int(vals["fast"]) > 0
+
+
+@pytest.mark.skipif(not os.path.exists(MP), reason="no MicroPython unix port")
+def test_packet_trace_tests_pass_inside_the_unix_port():
+    # the same state-machine tests as on CPython, on the MicroPython VM (the
+    # big heap is for the tests' own bytes objects, not the engine's)
+    env = dict(os.environ, MICROPYPATH=ROOT + ":" + os.path.join(ROOT, "tests"))
+    p = subprocess.run(
+        [MP, "-X", "heapsize=2048wK", os.path.join(ROOT, "tests", "tcp_mp_unit.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "failed=0" in p.stdout, p.stdout + p.stderr
+    passed = int(p.stdout.split("passed=")[1].split()[0])
+    assert passed >= 60
