@@ -14,9 +14,20 @@
 # firmware/http.py run unchanged on kernel sockets or on ours.
 #
 # TCP calls go to the engine documented in docs/tcp.md; UDP to stack/udp.py.
+import sys
+
 from micropython import const
 
 from stack.clock import ticks_add, ticks_diff, ticks_ms
+
+# On MicroPython the sockets are io.IOBase streams: select.poll (and so
+# MicroPython's own asyncio Stream) can wait on them through ioctl(), which
+# runs the engine while it waits. CPython's IOBase would add close-on-GC and
+# other semantics, so there they are plain objects.
+if sys.implementation.name == "micropython":
+    from io import IOBase as _StreamBase
+else:
+    _StreamBase = object
 
 AF_INET = const(2)
 SOCK_STREAM = const(1)
@@ -142,7 +153,7 @@ def _addr(addr):
     return _parse_ip(addr[0], bytearray(4)), addr[1]
 
 
-class socket:
+class socket(_StreamBase):
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
         if af != AF_INET or type not in (SOCK_STREAM, SOCK_DGRAM):
             raise OSError(EOPNOTSUPP)
@@ -458,9 +469,18 @@ class socket:
         return ev
 
     def ioctl(self, req, arg):
-        # io.IOBase protocol: 3 = poll (arg: wanted flags), 4 = close
+        # io.IOBase protocol: 3 = poll (arg: wanted flags), 4 = close; -1 for
+        # the rest (select.poll asks for a file descriptor first: we have none).
+        # select.poll calls this about once a millisecond while it waits on a
+        # non-fd object, so running the engine here lets MicroPython's asyncio
+        # (or any select.poll user) wait on these sockets.
         if req == 3:
-            return self._events() & (arg | POLLERR | POLLHUP | POLLNVAL)
+            mask = arg | POLLERR | POLLHUP | POLLNVAL
+            ev = self._events() & mask
+            if not ev and _iface is not None:
+                _iface.poll(ticks_ms())
+                ev = self._events() & mask
+            return ev
         if req == 4:
             self.close()
             return 0

@@ -168,7 +168,31 @@ def aio_client():
           and got == b"0123456789" * 300 and peer == ("192.0.2.1", 7000), (a, b, len(got), peer))
 
 
-for name, fn in (("tcp_echo_client", echo_client), ("connect_refused", refused),
+def native_asyncio():
+    # MicroPython's own asyncio Stream over a stack socket, waiting through
+    # select.poll -> socket.ioctl (io.IOBase), no stack.aio involved
+    import asyncio
+
+    s = socket.socket()
+    s.settimeout(10)
+    s.connect(("192.0.2.1", 7000))
+    s.setblocking(False)
+
+    async def main():
+        st = asyncio.StreamWriter(s, {})
+        st.write(b"native asyncio\n" * 200)
+        await st.drain()
+        got = b""
+        while len(got) < 15 * 200:
+            got += await st.read(1000)
+        st.close()
+        return got
+
+    got = asyncio.run(main())
+    check("native_asyncio_stream", got == b"native asyncio\n" * 200, len(got))
+
+
+for name, fn in (("native_asyncio_stream", native_asyncio), ("tcp_echo_client", echo_client), ("connect_refused", refused),
                  ("tcp_server_accept", server), ("recv_timeout", timeout),
                  ("udp_sendto_recvfrom", udp), ("poll_accept_and_read", poll_object),
                  ("aio_open_connection", aio_client)):
@@ -300,7 +324,8 @@ def checks(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["tcp_echo_client", "connect_refused", "tcp_server_accept",
                                   "recv_timeout", "recv_nonblocking", "udp_sendto_recvfrom",
-                                  "poll_accept_and_read", "aio_open_connection"])
+                                  "poll_accept_and_read", "aio_open_connection",
+                                  "native_asyncio_stream"])
 def test_socket_api_case_on_the_stack(checks, name):
     assert checks.get(name) == "ok", "%s: %s\n%s" % (name, checks.get(name), checks["_log"])
 
