@@ -11,7 +11,7 @@
 # pattern(): byte k of a stream is (k * 7 + 3) & 0xFF.
 #
 # Run alone with the same bring-up as main.py (plus the UDP status reply on
-# port 9999 with TCP connections and service counters):
+# port 9998 with TCP connections and service counters):
 #   micropython firmware/tcp_services.py --board NAME --fd N [--rx B] [--tx B]
 #       [--conns N] [--retries N]
 import sys

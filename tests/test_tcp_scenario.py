@@ -213,6 +213,9 @@ class Sim:
                 return
         raise AssertionError("stack did not answer: " + open(self.log.name).read())
 
+    def popen(self, *cmd, **kw):
+        return subprocess.Popen(["ip", "netns", "exec", self.ns] + list(cmd), **kw)
+
     def sh(self, *cmd, check=True, timeout=60):
         r = subprocess.run(["ip", "netns", "exec", self.ns] + list(cmd), capture_output=True,
                            text=True, timeout=timeout)
@@ -352,6 +355,25 @@ def test_stack_connects_out_to_linux_server(sim):
     srv.close()
     assert result["got"] == pattern(300_000)
     assert reply == "ok 300000 50000 " + hashlib.sha256(back).hexdigest()
+
+
+def test_stack_connects_out_to_nc_listener(sim, tmp_path):
+    # `nc -l` in the namespace as the Linux server: it sends a file, and
+    # (-N) shuts its side down at the file's end; it writes what it gets.
+    send = os.urandom(20_000)
+    (tmp_path / "send").write_bytes(send)
+    with open(tmp_path / "send", "rb") as fin, open(tmp_path / "got", "wb") as fout:
+        nc = sim.popen("nc", "-N", "-l", "-s", HOST, "-p", "5003", stdin=fin, stdout=fout)
+        try:
+            time.sleep(0.3)
+            reply = sim.control("connect %s 5003 200000" % HOST)
+            nc.wait(30)
+        finally:
+            if nc.poll() is None:
+                nc.kill()
+                nc.wait()
+    assert (tmp_path / "got").read_bytes() == pattern(200_000)
+    assert reply == "ok 200000 20000 " + hashlib.sha256(send).hexdigest()
 
 
 def test_stack_connect_refused_is_econnrefused(sim):
