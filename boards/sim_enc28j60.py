@@ -1,6 +1,7 @@
 # Simulated board: the ENC28J60 driver on a register-level chip model
 # (boards/sim/enc28j60.py) behind a simulated machine.SPI at 20 MHz; the
 # model's wire is the launcher's framed TAP stream (opts["fd"]).
+from stack import stats as _stats
 from stack.config import Config
 from stack.drivers.enc28j60 import ENC28J60
 from stack.drivers.tap import FramedWire
@@ -30,4 +31,7 @@ def driver(opts):
     irq = Pin(15, Pin.IN, Pin.PULL_UP)
     model = ENC28J60Model(FramedWire(opts["fd"]))
     model.attach(spi, cs, int_pin=irq)
-    return ENC28J60(spi, cs, MAC, int_pin=irq, full_duplex=False)
+    drv = ENC28J60(spi, cs, MAC, int_pin=irq, full_duplex=False)
+    _stats.register(drv.stats, "sim_spi_bytes", "sim_spi_calls")
+    spi.counters = drv.stats  # SPI traffic in the status service's driver counters
+    return drv

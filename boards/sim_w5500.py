@@ -1,6 +1,7 @@
 # Simulated board: the W5500 (MACRAW) driver on a register-level chip model
 # (boards/sim/w5500.py) behind a simulated machine.SPI at 33 MHz; the model's
 # wire is the launcher's framed TAP stream (opts["fd"]).
+from stack import stats as _stats
 from stack.config import Config
 from stack.drivers.tap import FramedWire
 from stack.drivers.w5500 import W5500
@@ -31,4 +32,7 @@ def driver(opts):
     rst = Pin(20, Pin.OUT, value=1)
     model = W5500Model(FramedWire(opts["fd"]))
     model.attach(spi, cs, int_pin=irq, rst=rst)
-    return W5500(spi, cs, MAC, int_pin=irq, rst=rst)
+    drv = W5500(spi, cs, MAC, int_pin=irq, rst=rst)
+    _stats.register(drv.stats, "sim_spi_bytes", "sim_spi_calls")
+    spi.counters = drv.stats  # SPI traffic in the status service's driver counters
+    return drv

@@ -143,7 +143,13 @@ def test_send_ok_never_comes_bounded_timeout():
     t0 = time.monotonic()
     assert d.send(bytearray(frame(500)), 500) is False
     assert time.monotonic() - t0 < 1.0
-    assert d.stats["tx_timeout"] == 1
+    assert d.stats["tx_timeout"] == 1 and d.stats["reopen"] == 1
+    model.tx_delay = 1  # the chip recovers: socket 0 was reopened, traffic flows
+    assert d.send(bytearray(frame(200, seq=1)), 200) is True
+    assert wire.sent == [frame(200, seq=1)]
+    wire.put(frame(300, seq=2))
+    buf = bytearray(1518)
+    assert d.recv_into(buf) == 300
 
 
 def test_mac_filter_drops_other_unicast_and_ipv6():

@@ -89,6 +89,9 @@ class SPI:
         self.device = None
         self.bytes = 0  # bytes clocked (each is both written and read)
         self.calls = 0
+        # optional dict (a sim board passes its driver's stats) kept current with
+        # "sim_spi_bytes" / "sim_spi_calls", so the status service reports them
+        self.counters = None
 
     def init(self, baudrate=None, *, polarity=None, phase=None, bits=None, firstbit=None, **kw):
         if baudrate is not None:
@@ -114,6 +117,10 @@ class SPI:
     def _xfer(self, wbuf, rbuf, n, fill):
         self.bytes += n
         self.calls += 1
+        c = self.counters
+        if c is not None:
+            c["sim_spi_bytes"] += n
+            c["sim_spi_calls"] += 1
         dev = self.device
         if dev is not None:
             dev.xfer(wbuf, rbuf, n, fill)

@@ -97,9 +97,10 @@ class W5500:
         self._rx_left = 0  # bytes of the last RSR snapshot not yet consumed
         self._rx_taken = False  # RX_RD advanced but RECV not yet issued
         self._tx_wr = 0  # our copy of Sn_TX_WR
+        self._tx_idle = False  # True right after SEND_OK: TX buffer known empty
         self.stats = _stats.register(
             {}, "rx_frames", "tx_frames", "rx_drop_too_long", "rx_drop_bad", "rx_resync",
-            "tx_drop", "tx_drop_full", "tx_timeout", "unstable_reads")
+            "tx_drop", "tx_drop_full", "tx_timeout", "unstable_reads", "reopen")
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -210,15 +211,27 @@ class W5500:
         self._cs.value(1)
         self._w8(_S0_W, _SN_MR, _S0_MODE)
         self._w8(_S0_W, _SN_IMR, _IR_RECV)
+        self._open()
+        self._w8(_COMMON_W, _SIMR, 0x01)
+
+    def _open(self):
         self._command(_CR_OPEN)
         t0 = ticks_ms()
         while self._r8(_S0_R, _SN_SR) != _SR_MACRAW:
             if ticks_diff(ticks_ms(), t0) > _RESET_WAIT_MS:
                 raise OSError(_ENODEV, "W5500: socket 0 did not open in MACRAW")
             sleep_ms(1)
-        self._w8(_COMMON_W, _SIMR, 0x01)
         self._tx_wr = self._r16(_S0_R, _SN_TX_WR)
         self._rx_rd = self._r16(_S0_R, _SN_RX_RD)
+        self._rx_left = 0
+        self._rx_taken = False
+        self._tx_idle = False
+
+    def _reopen(self):
+        self.stats["reopen"] += 1
+        self._command(_CR_CLOSE)
+        self._w8(_S0_W, _SN_IR, 0xFF)
+        self._open()
 
     # -- receive ------------------------------------------------------------------------
 
@@ -285,9 +298,12 @@ class W5500:
             self.stats["tx_drop"] += 1
             return False
         m = n if n >= _MIN_FRAME else _MIN_FRAME  # pad in software (chip padding unverified)
-        if self._r16_stable(_SN_TX_FSR) < m:
+        # after a SEND_OK the chip has sent everything (TX_RD == TX_WR): the
+        # whole buffer is free and TX_FSR need not be read (10 SPI bytes a frame)
+        if not self._tx_idle and self._r16_stable(_SN_TX_FSR) < m:
             self.stats["tx_drop_full"] += 1
             return False
+        self._tx_idle = False
         self._begin(_S0_TX_W, self._tx_wr)
         if n < _MIN_FRAME:
             self._spans.write(buf, 0)  # registers buf (its views are made on first sight)
@@ -311,8 +327,10 @@ class W5500:
                 break
             if ticks_diff(ticks_ms(), t0) > _WAIT_MS:
                 self.stats["tx_timeout"] += 1
+                self._reopen()  # a SEND that never ends would block every later one
                 return False
             sleep_us(10)
+        self._tx_idle = True
         self.stats["tx_frames"] += 1
         return True
 
