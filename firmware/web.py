@@ -48,20 +48,30 @@ def _run(argv):
     import gc
     import time
 
-    from firmware import main as fw
+    from stack.iface import Interface
 
     port = PORT
     probe = 0
-    if "--port" in argv:
-        i = argv.index("--port")
-        port = int(argv[i + 1])
-        argv = argv[:i] + argv[i + 2 :]
-    if "--alloc-probe" in argv:
-        i = argv.index("--alloc-probe")
-        probe = int(argv[i + 1])
-        argv = argv[:i] + argv[i + 2 :]
-    opts = fw.parse_args(argv)
-    iface = fw.start(opts)
+    opts = {}
+    i = 0
+    while i < len(argv):  # --board NAME --fd N [--port P] [--alloc-probe K]
+        a = argv[i]
+        if a == "--port":
+            port = int(argv[i + 1])
+        elif a == "--alloc-probe":
+            probe = int(argv[i + 1])
+        elif a == "--fd":
+            opts["fd"] = int(argv[i + 1])
+        elif a == "--board":
+            opts["board"] = argv[i + 1]
+        else:
+            raise ValueError("unknown argument: " + a)
+        i += 2
+    # main.py's bring-up (main.py itself stays a source script, outside .mpy builds)
+    board = __import__("boards." + opts["board"], None, None, ("driver",))
+    iface = Interface(board.driver(opts), board.config(), ip=getattr(board, "IP", "192.0.2.2"),
+                      netmask=getattr(board, "NETMASK", "255.255.255.0"),
+                      gateway=getattr(board, "GATEWAY", "192.0.2.1"))
     web = start(iface, iface.cfg, port)
     gc.collect()
     print("HEAP used=%d free=%d" % (gc.mem_alloc(), gc.mem_free()))

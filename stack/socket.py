@@ -16,6 +16,7 @@
 # TCP calls go to the engine documented in docs/tcp.md; UDP to stack/udp.py.
 import sys
 
+import micropython
 from micropython import const
 
 from stack.clock import ticks_add, ticks_diff, ticks_ms
@@ -587,7 +588,14 @@ class poll:
                 p[0] = objs[i]
                 p[1] = ev
                 return p
-        raise _STOP
+        # Raising even a preallocated exception allocates its traceback (24
+        # bytes, each time); with the heap locked that allocation is skipped.
+        # heap_lock nests, so a caller's own locked section stays locked.
+        micropython.heap_lock()
+        try:
+            raise _STOP
+        finally:
+            micropython.heap_unlock()
 
     def poll(self, timeout=-1):
         self._wait(timeout)
