@@ -43,6 +43,9 @@ SOL_SOCKET = const(0xFFF)
 SO_REUSEADDR = const(4)
 SO_KEEPALIVE = const(8)
 TCP_NODELAY = const(1)
+SHUT_RD = const(0)
+SHUT_WR = const(1)
+SHUT_RDWR = const(2)
 
 POLLIN = const(1)
 POLLOUT = const(4)
@@ -486,6 +489,13 @@ class socket(_StreamBase):
             self.close()
             return 0
         return -1
+
+    def shutdown(self, how=SHUT_RDWR):
+        """SHUT_WR / SHUT_RDWR: FIN after the queued data; receiving goes on
+        until the peer closes. SHUT_RD alone changes nothing (as lwIP)."""
+        c = self._tcp()
+        if how != SHUT_RD:
+            c.shutdown()
 
     def close(self):
         if self._closed:

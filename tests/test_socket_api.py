@@ -59,6 +59,11 @@ class FakeConn:
             raise OSError(self.error)
         return 0 if self.fin else -1
 
+    def shutdown(self):
+        self.shut = True
+        if self.peer is not None:
+            self.peer.fin = True
+
     def close(self):
         self.is_closed = True
         if self.peer is not None:
@@ -319,3 +324,11 @@ def test_ioctl_poll_matches_events(iface):
     assert conn.ioctl(3, ssock.POLLIN) == 0
     cli.send(b"a")
     assert conn.ioctl(3, ssock.POLLIN | ssock.POLLOUT) == ssock.POLLIN | ssock.POLLOUT
+
+
+def test_shutdown_write_sends_fin_and_keeps_reading(iface):
+    srv, cli, conn, addr = pair()
+    cli.shutdown(ssock.SHUT_WR)
+    assert conn.recv(10) == b""
+    conn.send(b"late")
+    assert cli.recv(10) == b"late"
