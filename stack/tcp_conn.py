@@ -77,6 +77,7 @@ class Conn:
         self.snd_una = 0
         self.snd_nxt = 0
         self.snd_max = 0  # highest sequence sent + 1
+        self.snd_sml = 0  # end of the last small segment sent (Nagle, Minshall)
         self.tx_seq0 = 1  # sequence number of the TX ring's first byte
         self.fin_queued = False  # shutdown/close asked for a FIN after the data
         self.snd_wnd = 0

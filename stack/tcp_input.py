@@ -415,6 +415,7 @@ def rebase_send(c, b):
     c.snd_max -= b
     c.tx_seq0 -= b
     c.snd_wl2 -= b
+    c.snd_sml -= b
     c.rtt_seq -= b
     c.recover -= b
     if c.recover < c.snd_una - b:
@@ -423,6 +424,8 @@ def rebase_send(c, b):
         c.rtt_seq = c.snd_una - b
     if c.snd_wl2 < c.snd_una - b:
         c.snd_wl2 = c.snd_una - b
+    if c.snd_sml < c.snd_una - b:
+        c.snd_sml = c.snd_una - b
 
 
 def rebase_recv(c, b):

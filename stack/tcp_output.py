@@ -148,11 +148,15 @@ def output(c, now):
             if n <= 0:
                 break
             if n < mss:
-                # RFC 1122 4.2.3.4 sender SWS avoidance + Nagle (RFC 896)
+                # RFC 1122 4.2.3.4 sender SWS avoidance + Nagle (RFC 896) in
+                # Minshall's form (as Linux): hold a small segment only while
+                # an earlier SMALL one is unacknowledged. Plain Nagle would
+                # hold the tail of every write behind the peer's delayed ACK
+                # of one full segment (40-200 ms a round with small rings).
                 if n < unsent:
                     if n < (c.max_snd_wnd >> 1):
                         break
-                elif flight > 0 and not c.nodelay:
+                elif flight > 0 and c.snd_sml > c.snd_una and not c.nodelay:
                     break
         flags = _ACKF
         if fin:
@@ -161,6 +165,8 @@ def output(c, now):
             flags |= _PSH
         emit(c, c.snd_nxt, n, flags)
         sent = True
+        if 0 < n < mss:
+            c.snd_sml = c.snd_nxt + n
         if fin:
             n += 1
         if c.snd_nxt + n > c.snd_max:

@@ -61,7 +61,7 @@ def field32(b, f):
 
 
 locked_calls = 0
-SEQ_VARS = ("snd_una", "snd_nxt", "snd_max", "tx_seq0", "snd_wl1", "snd_wl2", "rcv_nxt",
+SEQ_VARS = ("snd_una", "snd_nxt", "snd_max", "snd_sml", "tx_seq0", "snd_wl1", "snd_wl2", "rcv_nxt",
             "rcv_adv", "recover", "rtt_seq", "fin_at", "cwnd", "ssthresh", "srtt8", "rttvar4")
 
 

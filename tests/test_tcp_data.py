@@ -248,3 +248,16 @@ def test_send_fills_window_and_ring_limits():
     h.feed(40000, 80, 5001, iss + 2001, "A", win=2000)
     assert [len(s.data) for s in h.take()] == [1000, 1000]
     assert c.writable() and c.tx_free() == 2000
+
+
+def test_nagle_minshall_sends_tail_behind_a_full_segment():
+    # a write of 1.5 MSS: the full segment and the tail go out together (only
+    # an unacknowledged SMALL segment holds the next small one)
+    h = Harness()
+    c, iss = h.accept_one(mss=1000)
+    c.send(_bulk(1500), 0, 1500)
+    assert [len(s.data) for s in h.take()] == [1000, 500]
+    c.send(b"x", 0, 1)
+    assert h.take() == []  # the 500-byte tail is still unacknowledged
+    h.feed(40000, 80, 5001, iss + 1501, "A")
+    assert h.one().data == b"x"
