@@ -4,10 +4,10 @@
 # It speaks the SPI frame byte for byte: 16-bit address, control byte (block
 # select, R/W, operating mode), data phase with the address auto-incrementing
 # while CS stays low (VDM) or a fixed 1/2/4-byte data phase (FDM). Common and
-# socket registers, 16 KB TX + 16 KB RX buffer memory (TX kept as a 2 KB window,
-# see _buffer) split by
-# Sn_TXBUF_SIZE/Sn_RXBUF_SIZE, buffer offsets taken modulo the socket's size
-# (so a burst wraps inside the buffer), free-running 16-bit pointers, Sn_CR
+# socket registers, 16 KB TX + 16 KB RX buffer memory given to socket 0 by
+# Sn_TXBUF_SIZE/Sn_RXBUF_SIZE (other sockets' buffers are not modelled),
+# buffer offsets taken modulo the socket's size (so a burst wraps inside the
+# buffer), free-running 16-bit pointers, Sn_CR
 # that reads back non-zero until the command is taken, write-1-to-clear IR
 # registers, the INTn pin, PHYCFGR link status, MR.RST soft reset and the
 # RSTn pin. The wire is a FramedWire; frames are pulled from it lazily.
@@ -76,7 +76,6 @@ _MR_MIP6B = const(0x10)
 
 _MIN_FRAME = const(60)
 _MAX_FRAME = const(1514)
-_TX_WINDOW = const(2048)  # TX memory kept by the model (heap budget), see _buffer
 
 
 class ChipProtocolError(Exception):
@@ -90,7 +89,7 @@ class W5500Model:
         self.link = link
         self.common = bytearray(0x40)
         self.sock = bytearray(8 * _SN_REGS)
-        self.txmem = bytearray(_TX_WINDOW)
+        self.txmem = bytearray(16384)
         self.rxmem = bytearray(16384)
         self.frame = bytearray(1536)  # wire <-> buffer memory scratch
         self.selected = False
@@ -244,17 +243,7 @@ class W5500Model:
             self._violation("write to the RX buffer")
             return
         a = self.addr
-        if rx:
-            mem = self.rxmem
-        else:
-            # TX memory is kept as a window of _TX_WINDOW bytes from TX_RD (the
-            # only bytes a SEND can reach before the next one); offsets alias
-            # modulo the window, so a burst elsewhere is refused, not lost
-            if ((a - self.tx_rd) & 0xFFFF) + n > _TX_WINDOW:
-                self._violation("TX buffer access beyond the modelled window from TX_RD")
-                return
-            mem = self.txmem
-            size = _TX_WINDOW
+        mem = self.rxmem if rx else self.txmem
         base = 0
         mask = size - 1
         while n > 0:
@@ -473,7 +462,7 @@ class W5500Model:
         n = self.tx_pending
         self.tx_pending = 0
         base = 0
-        size = _TX_WINDOW
+        size = self._size(0, _SN_TXBUF_SIZE)
         p = self.tx_rd & (size - 1)
         frame = self.frame
         k = size - p
