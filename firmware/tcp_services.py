@@ -3,6 +3,8 @@
 #   port 7   echo: every byte back; closes after the peer's FIN once drained
 #   port 9   sink: counts and hashes; after the peer's FIN replies
 #            "<bytes> <sha256 hex>\n" and closes
+#   port 10  slow sink: reads nothing for HOLD_MS after accepting (the
+#            window closes, the peer probes), then behaves as the sink
 #   port 19  source: reads "<n>\n", sends n bytes of pattern(), then FIN
 #   port 23  control: "connect <ip> <port> <n>\n" makes the stack connect
 #            out, send n bytes of pattern(), half-close, read to EOF, and
@@ -24,6 +26,8 @@ except ImportError:  # a port without hashlib: digests read "-"
 from stack import tcp as T
 
 _PAT_LEN = 256 + 1460 * 2
+HOLD_MS = 2000
+PORTS = (7, 9, 10, 19, 23)
 
 
 def make_pattern():
@@ -54,6 +58,7 @@ class _Slot:
         self.line = bytearray(64)
         self.line_n = 0
         self.reply = None
+        self.since = 0
 
 
 class Services:
@@ -63,14 +68,14 @@ class Services:
         self.pattern = make_pattern()
         self.lst = {}
         self.slots = {}
-        for port in (7, 9, 19, 23):
+        for port in PORTS:
             self.lst[port] = self.tcp.listen(port, 2)
             self.slots[port] = [_Slot(chunk) for _ in range(slots)]
         self.clients = []
         self.stats = {"echo_bytes": 0, "sink_bytes": 0, "source_bytes": 0, "clients": 0}
 
     def poll(self, now):
-        for port in (7, 9, 19, 23):
+        for port in PORTS:
             lst = self.lst[port]
             for s in self.slots[port]:
                 if s.conn is None and lst.acceptable():
@@ -78,7 +83,8 @@ class Services:
                     s.pend = s.pos = s.count = s.line_n = 0
                     s.todo = -1
                     s.reply = None
-                    s.hash = hashlib.sha256() if hashlib and port == 9 else None
+                    s.hash = hashlib.sha256() if hashlib and port in (9, 10) else None
+                    s.since = now
                 if s.conn is not None:
                     try:
                         getattr(self, "_p%d" % port)(s, now)
@@ -132,6 +138,12 @@ class Services:
                 s.pos = 0
                 self._send_reply(s)
             return
+
+    def _p10(self, s, now):
+        from stack.clock import ticks_diff
+
+        if ticks_diff(now, s.since) >= HOLD_MS:
+            self._p9(s, now)
 
     def _send_reply(self, s):
         r = s.reply
@@ -314,7 +326,7 @@ def _run(argv):
     cfg = board.config()
     for k in over:
         setattr(cfg, k, over[k])
-    cfg.tcp_listeners = 4 if cfg.tcp_listeners < 4 else cfg.tcp_listeners
+    cfg.tcp_listeners = 5 if cfg.tcp_listeners < 5 else cfg.tcp_listeners
     board.config = lambda: cfg
     iface = fw.start(opts)
     tcp = T.TCP(iface, cfg)

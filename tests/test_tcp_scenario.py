@@ -331,6 +331,51 @@ def test_linux_to_stack_sink_exact_bytes(sim):
     assert reply == [str(len(data)), hashlib.sha256(data).hexdigest()]
 
 
+def test_stack_window_closes_linux_probes_then_transfer_completes(sim):
+    # port 10 reads nothing for 2 s: our window goes to zero, Linux's persist
+    # timer probes it (answered with zero-window ACKs), then it drains
+    before = sim.status()["tcp"]["tcp_drop_seq"]
+    data = os.urandom(200_000)
+    c = sim.connect(10, 60)
+    t0 = time.monotonic()
+    c.sendall(data)
+    c.shutdown(socket.SHUT_WR)
+    reply = recv_all(c).decode().split()
+    assert time.monotonic() - t0 >= 1.9
+    assert reply == [str(len(data)), hashlib.sha256(data).hexdigest()]
+    # Linux's window probes are old-sequence segments: ACKed, counted as drops
+    assert sim.status()["tcp"]["tcp_drop_seq"] > before
+
+
+def test_linux_window_closes_stack_persists_then_completes(sim):
+    # a Linux server with a tiny receive buffer that does not read for 3 s:
+    # the stack's data meets a zero window, its persist timer probes, and
+    # the transfer completes exactly once Linux reads
+    before = sim.status()["tcp"]["tcp_persist_probes"]
+    srv = sim.sock()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    srv.bind((HOST, 5004))
+    srv.listen(1)
+    srv.settimeout(30)
+    box = {}
+
+    def serve():
+        a, _ = srv.accept()
+        time.sleep(3)
+        box["got"] = recv_all(a)
+        a.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    reply = sim.control("connect %s 5004 150000" % HOST)
+    t.join(60)
+    srv.close()
+    assert box["got"] == pattern(150_000)
+    assert reply.startswith("ok 150000 0 ")
+    assert sim.status()["tcp"]["tcp_persist_probes"] > before
+
+
 def test_stack_to_linux_source_exact_bytes(sim):
     c = sim.connect(19)
     c.sendall(b"1000000\n")
