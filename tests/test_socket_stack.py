@@ -192,7 +192,37 @@ def native_asyncio():
     check("native_asyncio_stream", got == b"native asyncio\n" * 200, len(got))
 
 
-for name, fn in (("native_asyncio_stream", native_asyncio), ("tcp_echo_client", echo_client), ("connect_refused", refused),
+def aio_server():
+    import asyncio
+    from stack import aio
+
+    seen = []
+
+    async def handle(r, w):
+        line = await r.readline()
+        seen.append(w.get_extra_info("peername"))
+        await w.awrite(b"aio " + line)
+        await w.aclose()
+
+    async def main():
+        async with await aio.start_server(handle, "0.0.0.0", 8002) as srv:
+            for _ in range(300):
+                if seen:
+                    break
+                await asyncio.sleep_ms(50)
+            await asyncio.sleep_ms(100)
+        return seen
+
+    seen = asyncio.run(main())
+    # the port is free again once the server closed
+    srv2 = socket.socket()
+    srv2.bind(("0.0.0.0", 8002))
+    srv2.listen(1)
+    srv2.close()
+    check("aio_start_server_close", len(seen) == 1 and seen[0][0] == "192.0.2.1", seen)
+
+
+for name, fn in (("native_asyncio_stream", native_asyncio), ("aio_server", aio_server), ("tcp_echo_client", echo_client), ("connect_refused", refused),
                  ("tcp_server_accept", server), ("recv_timeout", timeout),
                  ("udp_sendto_recvfrom", udp), ("poll_accept_and_read", poll_object),
                  ("aio_open_connection", aio_client)):
@@ -302,7 +332,8 @@ def checks(tmp_path_factory):
         for target, args in ((_echo_server, (echo, stop)), (_silent_server, (silent, stop, held)),
                              (_udp_upper, (udp, stop)),
                              (_connect_and, (ns_socket, 8000, b"ping\n", True, results, "srv")),
-                             (_connect_and, (ns_socket, 8001, b"poll", False, results, "poll"))):
+                             (_connect_and, (ns_socket, 8001, b"poll", False, results, "poll")),
+                             (_connect_and, (ns_socket, 8002, b"hi\n", True, results, "aio"))):
             threading.Thread(target=target, args=args, daemon=True).start()
         deadline = time.monotonic() + 90
         while sim.proc.poll() is None and "DONE" not in sim.output():
@@ -325,10 +356,11 @@ def checks(tmp_path_factory):
 @pytest.mark.parametrize("name", ["tcp_echo_client", "connect_refused", "tcp_server_accept",
                                   "recv_timeout", "recv_nonblocking", "udp_sendto_recvfrom",
                                   "poll_accept_and_read", "aio_open_connection",
-                                  "native_asyncio_stream"])
+                                  "native_asyncio_stream", "aio_start_server_close"])
 def test_socket_api_case_on_the_stack(checks, name):
     assert checks.get(name) == "ok", "%s: %s\n%s" % (name, checks.get(name), checks["_log"])
 
 
 def test_linux_got_the_servers_reply(checks):
     assert checks["_results"].get("srv") == b"pong ping\n"
+    assert checks["_results"].get("aio") == b"aio hi\n"
