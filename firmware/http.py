@@ -21,9 +21,9 @@
 # When every slot is busy the listening socket is not polled, so new
 # connections wait in the listen backlog (the kernel's or the stack's bound).
 import errno
-import time
-
 from micropython import const
+
+from stack.clock import ticks_diff, ticks_ms
 
 from firmware import page
 
@@ -151,6 +151,7 @@ class _Client:
         self.sunk = 0
         self.keep = False
         self.len_at = 0  # offset of a Content-Length field to fill in
+        self.cont = False  # sending "100 Continue"; the body follows
         self.state = _ST_FREE
         self.mask = 0
         self.last_ms = 0
@@ -201,7 +202,7 @@ class HTTPServer:
         self._lsock = s
         self._listening = True
         self._poll.register(s, _POLLIN)
-        self._sweep_ms = time.ticks_ms()
+        self._sweep_ms = ticks_ms()
         self.port = port
         # counters (keys fixed here; /stats.json serves this dict)
         self.stats = {
@@ -239,8 +240,8 @@ class HTTPServer:
                 self._send(c)
             elif ev & (_POLLIN | _POLLERR | _POLLHUP):
                 self._recv(c)
-        now = time.ticks_ms()
-        if time.ticks_diff(now, self._sweep_ms) >= 1000:
+        now = ticks_ms()
+        if ticks_diff(now, self._sweep_ms) >= 1000:
             self._sweep_ms = now
             self._sweep(now)
         return handled
@@ -304,7 +305,7 @@ class HTTPServer:
             c.n = 0
             c.scan = 0
             c.state = _ST_HEAD
-            c.last_ms = time.ticks_ms()
+            c.last_ms = ticks_ms()
             c.mask = _POLLIN
             self._poll.register(s, _POLLIN)
             self.stats["accepted"] += 1
@@ -320,6 +321,7 @@ class HTTPServer:
             pass
         c.sock = None
         c.body = None
+        c.cont = False
         c.state = _ST_FREE
         self.stats["closed"] += 1
         if not self._listening:
@@ -333,7 +335,7 @@ class HTTPServer:
 
     def _sweep(self, now):
         for c in self._clients:
-            if c.state != _ST_FREE and time.ticks_diff(now, c.last_ms) > self._idle_ms:
+            if c.state != _ST_FREE and ticks_diff(now, c.last_ms) > self._idle_ms:
                 self.stats["idle_closed"] += 1
                 self._close(c)
 
@@ -352,7 +354,7 @@ class HTTPServer:
         return k
 
     def _recv(self, c):
-        c.last_ms = time.ticks_ms()
+        c.last_ms = ticks_ms()
         if c.state == _ST_BODY:
             self._recv_body(c)
             return
@@ -499,7 +501,15 @@ class HTTPServer:
             if c.sink > 0:
                 c.state = _ST_BODY
                 if expect and c.sunk == 0:
-                    self._continue(c)
+                    # RFC 9110 10.1.1: the interim answer first (curl waits 1 s
+                    # for it), then back to reading the body (see _done)
+                    c.out_n = put(c.out, 0, b"HTTP/1.1 100 Continue\r\n\r\n")
+                    c.out_off = 0
+                    c.body = None
+                    c.bulk = 0
+                    c.cont = True
+                    self._start_send(c)
+                    return
                 self._recv_body(c)
             else:
                 self.stats["sink_bytes"] += c.sunk
@@ -518,6 +528,15 @@ class HTTPServer:
         if body:
             return self._error(c, 400)  # a body on GET/HEAD: refuse rather than guess
         head_only = method == _M_HEAD
+        n = -1
+        if route == 3:  # /bulk?n=N, read before _consume moves pipelined bytes down
+            if q >= 0:
+                a = b.find(b"n=", q, sp2)
+                if a >= 0 and (a == q + 1 or b[a - 1] == 38):  # after '?' or '&'
+                    z = b.find(b"&", a, sp2)
+                    n = _digits(b, a + 2, z if z >= 0 else sp2)
+            if n < 0:
+                return self._error(c, 400)
         self._consume(c, end)
         if route == 1:
             o = self._head(c, 200, b"text/html; charset=utf-8", -1)
@@ -536,14 +555,6 @@ class HTTPServer:
                     c.body_off = 0
             c.out_n = o
         else:
-            n = -1
-            if q >= 0:
-                a = b.find(b"n=", q, sp2)
-                if a >= 0 and (a == q + 1 or b[a - 1] == 38):  # after '?' or '&'
-                    z = b.find(b"&", a, sp2)
-                    n = _digits(b, a + 2, z if z >= 0 else sp2)
-            if n < 0:
-                return self._error(c, 400)
             c.out_n = self._head(c, 200, b"application/octet-stream", n)
             if not head_only:
                 c.bulk = n
@@ -587,16 +598,6 @@ class HTTPServer:
         c.bulk = 0
         return p
 
-    def _continue(self, c):
-        # RFC 9110 10.1.1: tell the client to send the body (curl waits 1 s otherwise).
-        # Sent with one write; if it does not fit the socket buffer we skip it and
-        # the client sends the body after its own timeout.
-        msg = b"HTTP/1.1 100 Continue\r\n\r\n"
-        try:
-            c.sock.write(msg)
-        except OSError:
-            pass
-
     def _error(self, c, status, allow=None):
         c.keep = False  # the rest of the stream cannot be trusted: close after
         reason = _REASON[status]
@@ -636,7 +637,7 @@ class HTTPServer:
         return k
 
     def _send(self, c):
-        c.last_ms = time.ticks_ms()
+        c.last_ms = ticks_ms()
         while True:
             if c.out_off < c.out_n:
                 k = self._write(c, c.out, c.out_off, c.out_n - c.out_off)
@@ -668,6 +669,12 @@ class HTTPServer:
 
     def _done(self, c):
         c.body = None
+        if c.cont:  # "100 Continue" went out: now the body
+            c.cont = False
+            c.state = _ST_BODY
+            self._want(c, _POLLIN)
+            self._recv_body(c)
+            return
         if not c.keep:
             self._close(c)
             return

@@ -5,9 +5,9 @@
 # unix port's kernel sockets (the baseline), StackInfo over our Interface.
 import gc
 import json
-import time
-
 from micropython import const
+
+from stack.clock import ticks_diff, ticks_ms
 
 _ROW_MAX = const(8)
 
@@ -57,14 +57,14 @@ class HostInfo:
     """The unix port on kernel sockets: no interface of our own to describe."""
 
     def __init__(self, ip=b"127.0.0.1"):
-        self._t0 = time.ticks_ms()
+        self._t0 = ticks_ms()
         self.ip_text = ip
         self.mac_text = b"-"
         # (label bytes, counters dict, key): read when the page renders
         self.rows = ()
 
     def uptime_ms(self):
-        return time.ticks_diff(time.ticks_ms(), self._t0)
+        return ticks_diff(ticks_ms(), self._t0)
 
     def link(self):
         return True
@@ -81,7 +81,7 @@ class StackInfo:
 
     def __init__(self, iface):
         self._iface = iface
-        self._t0 = time.ticks_ms()
+        self._t0 = ticks_ms()
         self._ip = bytearray(4)
         self.ip_text = b""
         self.mac_text = _mac_text(iface.driver.mac)
@@ -105,7 +105,7 @@ class StackInfo:
             self.ip_text = _dotted(ip)
 
     def uptime_ms(self):
-        return time.ticks_diff(time.ticks_ms(), self._t0)
+        return ticks_diff(ticks_ms(), self._t0)
 
     def link(self):
         self._refresh_ip()
@@ -154,6 +154,7 @@ def stats_json(info, server):
     doc["link"] = info.link()
     doc["http"] = server.stats
     doc["tcp_connections"] = info.connections()
-    doc["mem_free"] = gc.mem_free()
-    doc["mem_alloc"] = gc.mem_alloc()
+    if hasattr(gc, "mem_free"):  # MicroPython
+        doc["mem_free"] = gc.mem_free()
+        doc["mem_alloc"] = gc.mem_alloc()
     return json.dumps(doc).encode()
