@@ -28,6 +28,7 @@ class Config:
     tcp_syn_retries = 5
     tcp_delack_ms = 200  # RFC 1122 4.2.3.2 bound (500 max)
     tcp_time_wait_ms = 2_000  # short 2MSL; TIME_WAIT TCBs are recycled first when short
+    tcp_fin_wait_2_ms = 30_000  # an orphaned (closed by the app) FIN_WAIT_2 ends after this
     tcp_persist_max_ms = 60_000
     tcp_keepalive_idle_ms = 60_000  # keepalive is off unless a connection enables it
     tcp_keepalive_interval_ms = 10_000

@@ -121,7 +121,8 @@ class TCP:
                 return c
         best = None
         for c in self.conns:
-            if c.state == TIME_WAIT and not c.app_owned:
+            if (c.state == TIME_WAIT or c.state == FIN_WAIT_2) and not c.app_owned:
+                # TIME_WAIT, or an orphaned FIN_WAIT_2 (its app closed)
                 if best is None or c.stamp < best.stamp:
                     best = c
         if best is not None:

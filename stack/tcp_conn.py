@@ -223,6 +223,8 @@ class Conn:
             self.abort()
             return
         self.shutdown()
+        if self.state == FIN_WAIT_2:
+            tcp_timers.orphan_fin_wait_2(self, self.tcp.now)
         self.tcp.maybe_free(self)  # TIME_WAIT and the FIN handshake free it later
 
     def abort(self):

@@ -182,8 +182,12 @@ def segment(c, buf, ip_off, o, hl, l4_len, now):
         else:
             _challenge_ack(c)
         return
-    # fourth: SYN in a synchronized state (RFC 5961 4.2): challenge ACK
+    # fourth: SYN. SYN-RECEIVED from a passive open goes back to LISTEN (RFC
+    # 9293 3.10.7.4); in a synchronized state, a challenge ACK (RFC 5961 4.2)
     if fl & _SYN:
+        if s == _SYN_RECEIVED and c.passive:
+            tcp.release(c)
+            return
         _challenge_ack(c)
         return
     # fifth: ACK
@@ -241,6 +245,8 @@ def segment(c, buf, ip_off, o, hl, l4_len, now):
         if s == _FIN_WAIT_1:
             c.state = s = _FIN_WAIT_2
             c.events += 1
+            if c.app_closed:
+                tmr.orphan_fin_wait_2(c, now)
         elif s == _CLOSING:
             tmr.enter_time_wait(c, now)
             return

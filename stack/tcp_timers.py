@@ -215,6 +215,13 @@ def arm_keepalive(c, now):
         c.t_keep = _NO_TIMER
 
 
+def orphan_fin_wait_2(c, now):
+    """FIN_WAIT_2 after the application closed: nobody will read, and a peer
+    that never sends its FIN must not hold the TCB forever (as Linux's
+    tcp_fin_timeout). t_wait expiry closes and frees it."""
+    c.t_wait = ticks_add(now, c.tcp.cfg.tcp_fin_wait_2_ms)
+
+
 def enter_time_wait(c, now):
     c.state = _TIME_WAIT
     c.t_rtx = c.t_ack = c.t_keep = _NO_TIMER

@@ -225,3 +225,35 @@ def test_rebase_keeps_offsets_small_and_wire_numbers_exact():
 def _force_iss(c, v):
     c.iss_hi = v >> 16
     c.iss_lo = v & 0xFFFF
+
+
+def test_orphaned_fin_wait_2_times_out_and_frees():
+    h = Harness(tcp_fin_wait_2_ms=5000)
+    c, iss = h.accept_one()
+    c.close()
+    h.take()
+    h.feed(40000, 80, 5001, iss + 2, "A")  # our FIN acked; the peer never FINs
+    assert c.state == T.FIN_WAIT_2
+    h.advance(4999)
+    assert c.in_use
+    h.advance(1)
+    assert not c.in_use
+
+
+def test_half_closed_fin_wait_2_held_by_app_does_not_time_out():
+    h = Harness(tcp_fin_wait_2_ms=5000)
+    c, iss = h.accept_one()
+    c.shutdown()  # the application still reads
+    h.take()
+    h.feed(40000, 80, 5001, iss + 2, "A")
+    h.advance(60000)
+    assert c.state == T.FIN_WAIT_2 and c.in_use
+
+
+def test_syn_in_window_in_syn_received_returns_to_listen():
+    h = Harness()
+    lst = h.tcp.listen(80)
+    h.feed(40000, 80, 5000, 0, "S")
+    h.one()
+    h.feed(40000, 80, 5001 + 10, 0, "S")  # a different SYN inside the window
+    assert all(not x.in_use for x in h.tcp.conns) and lst.in_use
