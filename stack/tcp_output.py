@@ -136,7 +136,12 @@ def output(c, now):
         if unsent < 0:
             unsent = 0
         flight = c.snd_nxt - c.snd_una
-        wnd = c.snd_wnd if c.snd_wnd < c.cwnd else c.cwnd
+        cw = c.cwnd
+        if c.dupacks and not c.in_recovery:
+            # RFC 3042 limited transmit: one new segment per duplicate ACK
+            # (at most 2) so a small window still yields 3 dup ACKs
+            cw += (c.dupacks if c.dupacks < 3 else 2) * mss
+        wnd = c.snd_wnd if c.snd_wnd < cw else cw
         usable = wnd - flight
         n = unsent
         if n > mss:

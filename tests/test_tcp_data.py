@@ -261,3 +261,20 @@ def test_nagle_minshall_sends_tail_behind_a_full_segment():
     assert h.take() == []  # the 500-byte tail is still unacknowledged
     h.feed(40000, 80, 5001, iss + 1501, "A")
     assert h.one().data == b"x"
+
+
+def test_limited_transmit_sends_new_segment_per_dup_ack():
+    # RFC 3042: with cwnd full, each of the first two duplicate ACKs lets one
+    # new segment out, so a small window can still reach 3 dup ACKs
+    h = Harness(tcp_tx_bytes=16384)
+    c, iss = h.accept_one(win=60000, mss=1000)
+    c.cwnd = 2000
+    c.send(_bulk(6000), 0, 6000)
+    assert [s.seq - iss for s in h.take()] == [1, 1001]
+    h.feed(40000, 80, 5001, iss + 1, "A", win=60000)
+    assert [s.seq - iss for s in h.take()] == [2001]
+    h.feed(40000, 80, 5001, iss + 1, "A", win=60000)
+    assert [s.seq - iss for s in h.take()] == [3001]
+    h.feed(40000, 80, 5001, iss + 1, "A", win=60000)
+    r = h.take()
+    assert r[0].seq - iss == 1 and h.stats["tcp_fast_retransmits"] == 1
