@@ -229,12 +229,29 @@ class NoCrWaitW5500(W5500):
 
     def _command(self, cmd):
         self._w8(drv_mod._S0_W, drv_mod._SN_CR, cmd)
+        return True
 
 
 def test_broken_driver_not_waiting_for_sn_cr_is_rejected():
-    wire, model, spi, d = rig(NoCrWaitW5500)
     with pytest.raises(ChipProtocolError, match="Sn_CR written before"):
+        wire, model, spi, d = rig(NoCrWaitW5500)
         d.send(bytearray(frame(100)), 100)
+
+
+def test_sn_cr_stuck_busy_counted_and_bounded():
+    wire, model, spi, d = rig()
+    real = model._read_socket
+
+    def wedged(sn, a):  # the chip never takes a command again
+        return 0x20 if a == 0x01 else real(sn, a)
+
+    model._read_socket = wedged
+    t0 = time.monotonic()
+    assert d.send(bytearray(frame(100)), 100) is False
+    assert time.monotonic() - t0 < 1.0
+    assert d.stats["cmd_timeout"] >= 1 and d.stats["reopen_fail"] == 1
+    model._read_socket = real  # unwedged: the next send reopens and goes
+    assert d.send(bytearray(frame(100, seq=1)), 100) is True
 
 
 def test_write_to_read_only_register_is_rejected():

@@ -144,7 +144,7 @@ class ENC28J60:
         self._erdpt = -1  # ERDPT as last set, -1 unknown
         self.stats = _stats.register(
             {}, "rx_frames", "tx_frames", "rx_drop_too_long", "rx_drop_bad", "rx_overflow",
-            "rx_reset", "tx_drop", "tx_retry", "tx_timeout", "tx_error")
+            "rx_reset", "tx_drop", "tx_retry", "tx_timeout", "tx_error", "mii_timeout")
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -220,28 +220,34 @@ class ENC28J60:
 
     # -- bounded waits -------------------------------------------------------------------
 
-    def _wait_bits(self, reg, mask, want, what):
+    def _wait_bits(self, reg, mask, want):
+        # the register value once (value & mask) == want, or -1 after _WAIT_MS;
+        # no exception here: a message string would allocate on the hot path
         t0 = ticks_ms()
         while True:
             v = self._rd(reg)
             if v & mask == want:
                 return v
             if ticks_diff(ticks_ms(), t0) > _WAIT_MS:
-                raise OSError(_ETIMEDOUT, "ENC28J60: " + what)
+                return -1
             sleep_us(50)
 
     def _phy_read(self, reg):
         self._wr(_MIREGADR, reg)
         self._wr(_MICMD, _MICMD_MIIRD)
-        self._wait_bits(_MISTAT, _MISTAT_BUSY, 0, "MII read busy")
+        ok = self._wait_bits(_MISTAT, _MISTAT_BUSY, 0) >= 0
         self._wr(_MICMD, 0)
+        if not ok:
+            self.stats["mii_timeout"] += 1
+            return -1
         return self._rd(_MIRDL) | (self._rd(_MIRDH) << 8)
 
     def _phy_write(self, reg, v):
         self._wr(_MIREGADR, reg)
         self._wr(_MIWRL, v & 0xFF)
         self._wr(_MIWRH, v >> 8)  # starts the MII write
-        self._wait_bits(_MISTAT, _MISTAT_BUSY, 0, "MII write busy")
+        if self._wait_bits(_MISTAT, _MISTAT_BUSY, 0) < 0:
+            raise OSError(_ETIMEDOUT, "ENC28J60: MII write busy")  # bring-up only
 
     # -- bring-up ------------------------------------------------------------------------
 
@@ -250,9 +256,7 @@ class ENC28J60:
         self._cs.value(1)
         self._bank = 0  # reset cleared ECON1
         sleep_ms(2)  # errata #2: CLKRDY may read set too early, so wait first
-        try:
-            self._wait_bits(_ESTAT, _ESTAT_CLKRDY, _ESTAT_CLKRDY, "clock not ready")
-        except OSError:
+        if self._wait_bits(_ESTAT, _ESTAT_CLKRDY, _ESTAT_CLKRDY) < 0:
             raise OSError(_ENODEV, "ENC28J60 not responding (CLKRDY never set)")
         rev = self._rd(_EREVID)
         if rev == 0x00 or rev == 0xFF:
@@ -387,10 +391,8 @@ class ENC28J60:
             self._bfc(_ECON1, _ECON1_TXRST)
             self._bfc(_EIR, _EIR_TXERIF | _EIR_TXIF)
             self._bfs(_ECON1, _ECON1_TXRTS)
-            try:
-                self._wait_bits(_ECON1, _ECON1_TXRTS, 0, "TX stuck")
-            except OSError:
-                self._bfc(_ECON1, _ECON1_TXRTS)
+            if self._wait_bits(_ECON1, _ECON1_TXRTS, 0) < 0:
+                self._bfc(_ECON1, _ECON1_TXRTS)  # cancel; the next send resets TX
                 self.stats["tx_timeout"] += 1
                 return False
             if not self._rd(_EIR) & _EIR_TXERIF:
@@ -412,7 +414,8 @@ class ENC28J60:
     # -- the rest of the contract ---------------------------------------------------------------
 
     def link_up(self):
-        return bool(self._phy_read(_PHSTAT2) & _PHSTAT2_LSTAT)
+        v = self._phy_read(_PHSTAT2)
+        return v >= 0 and bool(v & _PHSTAT2_LSTAT)
 
     def wait(self, timeout_ms):
         if self._pkts:

@@ -100,7 +100,8 @@ class W5500:
         self._tx_idle = False  # True right after SEND_OK: TX buffer known empty
         self.stats = _stats.register(
             {}, "rx_frames", "tx_frames", "rx_drop_too_long", "rx_drop_bad", "rx_resync",
-            "tx_drop", "tx_drop_full", "tx_timeout", "unstable_reads", "reopen")
+            "tx_drop", "tx_drop_full", "tx_timeout", "unstable_reads", "unstable_fail", "reopen",
+            "reopen_fail", "cmd_timeout")
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -157,7 +158,7 @@ class W5500:
 
     def _r16_stable(self, addr):
         # the chip updates these counters between our byte reads: read until
-        # two consecutive reads agree (FACTS B.4)
+        # two consecutive reads agree (FACTS B.4); -1 if they never do
         v = self._r16(_S0_R, addr)
         for _ in range(_STABLE_TRIES):
             w = self._r16(_S0_R, addr)
@@ -165,7 +166,8 @@ class W5500:
                 return v
             self.stats["unstable_reads"] += 1
             v = w
-        raise OSError(_EIO, "W5500: counter never stable")
+        self.stats["unstable_fail"] += 1
+        return -1
 
     def _begin(self, ctrl, addr):
         h = self._h3
@@ -176,13 +178,16 @@ class W5500:
         self._spi.write(h)
 
     def _command(self, cmd):
-        # Sn_CR reads 0 once the previous command was taken: wait for that first
+        # Sn_CR reads 0 once the previous command was taken: wait for that
+        # first (bounded; False and counted if it never does)
         t0 = ticks_ms()
         while self._r8(_S0_R, _SN_CR):
             if ticks_diff(ticks_ms(), t0) > _WAIT_MS:
-                raise OSError(_ETIMEDOUT, "W5500: Sn_CR busy")
+                self.stats["cmd_timeout"] += 1
+                return False
             sleep_us(10)
         self._w8(_S0_W, _SN_CR, cmd)
+        return True
 
     # -- bring-up ---------------------------------------------------------------------
 
@@ -211,42 +216,50 @@ class W5500:
         self._cs.value(1)
         self._w8(_S0_W, _SN_MR, _S0_MODE)
         self._w8(_S0_W, _SN_IMR, _IR_RECV)
-        self._open()
+        if not self._open():
+            raise OSError(_ENODEV, "W5500: socket 0 did not open in MACRAW")
         self._w8(_COMMON_W, _SIMR, 0x01)
 
     def _open(self):
-        self._command(_CR_OPEN)
+        # OPEN socket 0 and take the chip's pointers; False if the chip does
+        # not take the command or the socket does not come up (bounded)
+        if not self._command(_CR_OPEN):
+            return False
         t0 = ticks_ms()
         while self._r8(_S0_R, _SN_SR) != _SR_MACRAW:
             if ticks_diff(ticks_ms(), t0) > _RESET_WAIT_MS:
-                raise OSError(_ENODEV, "W5500: socket 0 did not open in MACRAW")
+                return False
             sleep_ms(1)
         self._tx_wr = self._r16(_S0_R, _SN_TX_WR)
         self._rx_rd = self._r16(_S0_R, _SN_RX_RD)
         self._rx_left = 0
         self._rx_taken = False
         self._tx_idle = False
+        return True
 
     def _reopen(self):
         self.stats["reopen"] += 1
         self._command(_CR_CLOSE)
         self._w8(_S0_W, _SN_IR, 0xFF)
-        self._open()
+        if not self._open():
+            self.stats["reopen_fail"] += 1
 
     # -- receive ------------------------------------------------------------------------
 
     def _release(self):
         # hand consumed RX space back: RX_RD, then RECV
         self._w16(_S0_W, _SN_RX_RD, self._rx_rd)
-        self._command(_CR_RECV)
-        self._rx_taken = False
+        if self._command(_CR_RECV):
+            self._rx_taken = False
 
     def _resync(self):
         # a length that cannot be: drop everything received so far (as ESP-IDF does)
         self.stats["rx_resync"] += 1
-        self._rx_rd = self._r16_stable(_SN_RX_WR)
+        wr = self._r16_stable(_SN_RX_WR)
         self._rx_left = 0
-        self._release()
+        if wr >= 0:
+            self._rx_rd = wr
+            self._release()
 
     def recv_into(self, buf):
         self._spans.register(buf)  # the first (unlocked) poll makes its views
@@ -258,9 +271,10 @@ class W5500:
                     return 0  # INTn high: nothing received, no SPI needed
                 # clear RECV before looking, so a frame arriving later sets it again
                 self._w8(_S0_W, _SN_IR, _IR_RECV)
-            self._rx_left = self._r16_stable(_SN_RX_RSR)
-            if self._rx_left == 0:
+            rsr = self._r16_stable(_SN_RX_RSR)
+            if rsr <= 0:
                 return 0
+            self._rx_left = rsr
         if self._rx_left < 2 + _MIN_FRAME:
             self._resync()
             return 0
@@ -318,7 +332,9 @@ class W5500:
         self._cs.value(1)
         self._tx_wr = (self._tx_wr + m) & 0xFFFF
         self._w16(_S0_W, _SN_TX_WR, self._tx_wr)
-        self._command(_CR_SEND)
+        if not self._command(_CR_SEND):
+            self._reopen()
+            return False
         t0 = ticks_ms()
         while True:
             ir = self._r8(_S0_R, _SN_IR)
@@ -347,7 +363,7 @@ class W5500:
             if self._int is not None:
                 if not self._int.value():
                     return
-            elif self._r16_stable(_SN_RX_RSR):
+            elif self._r16_stable(_SN_RX_RSR) > 0:
                 return
             if ticks_diff(ticks_ms(), t0) >= timeout_ms:
                 return
