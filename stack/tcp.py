@@ -178,14 +178,19 @@ class TCP:
     # -- ISN (RFC 6528) --------------------------------------------------------
 
     def _iss(self, c, now):
-        import hashlib  # only at connection set-up
-
-        h = hashlib.sha256(self._secret)
-        h.update(self.iface.ip)
-        h.update(c.remote_ip)
-        h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
-        h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
-        d = h.digest()
+        try:
+            import hashlib  # only at connection set-up
+        except ImportError:  # a port without hashlib: a random offset instead of F()
+            hashlib = None
+        if hashlib is not None:
+            h = hashlib.sha256(self._secret)
+            h.update(self.iface.ip)
+            h.update(c.remote_ip)
+            h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
+            h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
+            d = h.digest()
+        else:
+            d = os.urandom(4)
         # M: a 4 us clock (RFC 6528 3), here from ms ticks: now * 250 mod 2**32
         m_lo = (now & 0xFFFF) * 250
         m_hi = ((now >> 16) & 0xFFFF) * 250 + (m_lo >> 16)

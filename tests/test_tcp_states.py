@@ -230,3 +230,20 @@ def test_state_constants_agree_between_modules():
             if hasattr(mod, attr):
                 assert getattr(mod, attr) == {"_NO_TIMER": -1, "_REARM": -2, "_ACKF": 0x10,
                                               "_SYN": 2, "_FIN": 1, "_RST": 4}[attr]
+
+
+def test_iss_is_keyed_per_connection_and_advances_with_the_clock():
+    # RFC 6528: ISN = M + F(addresses, ports, secret)
+    h = Harness()
+    c1 = h.tcp.connect(PEER, 5000, 1000, src_port=40000)
+    s1 = h.one().seq
+    c1.abort()
+    h.take()
+    c2 = h.tcp.connect(PEER, 5000, 1004, src_port=40000)
+    s2 = h.one().seq
+    c2.abort()
+    h.take()
+    assert (s2 - s1) % 2**32 == 4 * 250  # same 4-tuple: only the 4 us clock moved
+    c3 = h.tcp.connect(PEER, 5001, 1004, src_port=40000)
+    s3 = h.one().seq
+    assert s3 != s2  # another 4-tuple: another offset
