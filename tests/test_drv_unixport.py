@@ -115,3 +115,83 @@ def test_echo_through_driver_and_model_in_unix_port_heap_locked(chip, tmp_path):
     assert (int(echoed), int(rx), int(tx), int(violations)) == (count, count, count, 0)
     payload = 2 * sum(SIZES[i % len(SIZES)] for i in range(count))
     assert int(spi_bytes) < 1.10 * payload + 2000  # bring-up + per-frame overhead
+
+
+FAULTS = r"""
+import errno, time
+from boards.sim.machine import SPI, Pin
+from boards.sim.memwire import MemWire
+from boards.sim.enc28j60 import ENC28J60Model, ChipProtocolError as EncError
+from boards.sim.w5500 import W5500Model
+from stack.drivers.enc28j60 import ENC28J60
+from stack.drivers.w5500 import W5500
+MAC = b"\x02\x00\x00\x00\x00\x02"
+def frame(n, seq):
+    b = bytearray(n)
+    b[0:6] = MAC
+    b[12] = 8
+    for i in range(14, n):
+        b[i] = (seq + i) & 0xFF
+    return b
+def rig(chip):
+    wire = MemWire()
+    cs = Pin(17, Pin.OUT, value=1)
+    irq = Pin(21, Pin.IN)
+    if chip == "enc":
+        spi = SPI(1, baudrate=20000000)
+        m = ENC28J60Model(wire)
+        m.attach(spi, cs, int_pin=irq)
+        return wire, m, ENC28J60(spi, cs, MAC, int_pin=irq)
+    spi = SPI(0, baudrate=33000000)
+    m = W5500Model(wire)
+    m.open_ptr = 0xFF00
+    m.attach(spi, cs)  # no INT pin: RSR reads tear
+    return wire, m, W5500(spi, cs, MAC)
+buf = bytearray(1518)
+# ENC28J60: RX overflow then recovery, late collisions retried, link flap
+wire, m, d = rig("enc")
+for i in range(8):
+    wire.put(frame(1514, i))
+m.poll()
+assert m.rx_overflows == 4
+for i in range(4):
+    assert d.recv_into(buf) == 1514 and buf[:1514] == frame(1514, i)
+assert d.recv_into(buf) == 0 and d.stats["rx_overflow"] == 1
+m.inject_late_collisions = 3
+assert d.send(frame(300, 1), 300) and d.stats["tx_retry"] == 3 and wire.sent[-1] == frame(300, 1)
+m.set_link(False)
+assert not d.link_up()
+m.set_link(True)
+assert d.link_up()
+print("ENC OK")
+# W5500: torn RSR reads, 16-bit pointer wrap
+wire, m, d = rig("w5500")
+for i in range(50):
+    wire.put(frame(1514, i))
+    assert d.recv_into(buf) == 1514 and buf[:1514] == frame(1514, i)
+assert d.stats["unstable_reads"] >= 50 and m.rx_wr < 0xFF00 and m.violations == 0
+print("W5500 OK")
+# no chip on the bus: a clear OSError, quickly
+for level in (0x00, 0xFF):
+    for cls in (ENC28J60, W5500):
+        t0 = time.ticks_ms()
+        try:
+            cls(SPI(0, baudrate=20000000, absent=level), Pin(1, Pin.OUT, value=1), MAC)
+            raise AssertionError("no error")
+        except OSError as e:
+            assert e.errno == errno.ENODEV
+        assert time.ticks_diff(time.ticks_ms(), t0) < 500
+print("ABSENT OK")
+"""
+
+
+def test_fault_paths_in_unix_port(tmp_path):
+    if not MICROPYTHON.exists():
+        pytest.skip("no MicroPython unix port in .venv")
+    script = tmp_path / "drv_faults.py"
+    script.write_text(FAULTS)
+    env = dict(os.environ, MICROPYPATH=str(ROOT))
+    r = subprocess.run([str(MICROPYTHON), "-X", "heapsize=256wK", str(script)], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["ENC", "OK", "W5500", "OK", "ABSENT", "OK"]
