@@ -382,6 +382,25 @@ def test_stack_to_linux_source_exact_bytes(sim):
     assert recv_all(c) == pattern(1_000_000)
 
 
+def test_300_short_connections_recycle_time_wait(sim):
+    # the stack closes first (source service): every connection leaves a
+    # TIME_WAIT TCB behind, and only 4 exist; the oldest is recycled
+    before = sim.status()["tcp"]["tcp_tw_recycled"]
+    t0 = time.monotonic()
+    for i in range(300):
+        c = sim.connect(19, 10)
+        c.sendall(b"100\n")
+        assert recv_all(c, 10) == pattern(100)
+        c.close()
+    took = time.monotonic() - t0
+    st = sim.status()
+    print("300 connections in %.1f s; TIME_WAIT recycled %d" % (
+        took, st["tcp"]["tcp_tw_recycled"] - before))
+    assert st["tcp"]["tcp_tw_recycled"] - before > 200
+    assert len(st["conns"]) <= 4
+    assert took < 60
+
+
 def test_stack_connects_out_to_linux_server(sim):
     srv = sim.listen(HOST, 5000)
     back = os.urandom(50_000)
