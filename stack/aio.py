@@ -54,6 +54,7 @@ class _Pump:
         self.iface = iface
         self.waiting = []
         self.polls = 0
+        self.busy = False
         pollable = getattr(iface.driver, "pollable", None)
         if pollable is not None and _core is not None and hasattr(_core, "_io_queue"):
             self._pollable = pollable
@@ -63,8 +64,13 @@ class _Pump:
         asyncio.create_task(self._timer_loop())
 
     def run_once(self):
+        """One engine turn; wakes satisfied waiters. Returns (ms to the next
+        timer, whether anything happened: frames in or streams woken)."""
         self.polls += 1
+        st = self.iface.stats
+        rx = st["rx_frames"]
         w = self.iface.poll(ticks_ms())
+        busy = st["rx_frames"] != rx
         ws = self.waiting
         i = 0
         while i < len(ws):
@@ -73,16 +79,22 @@ class _Pump:
                 ws.pop(i)
                 o._want = 0
                 o._ev.set()
+                busy = True
             else:
                 i += 1
+        self.busy = busy
         return w
 
     async def _timer_loop(self):
         while True:
             w = self.run_once()
-            cap = _TIMER_MAX_MS if self._pollable is not None else _IDLE_POLL_MS
-            if w is None or w < 0 or w > cap:
-                w = cap
+            if self.busy:
+                # traffic: let the woken tasks run, then poll again at once
+                w = 0
+            else:
+                cap = _TIMER_MAX_MS if self._pollable is not None else _IDLE_POLL_MS
+                if w is None or w < 0 or w > cap:
+                    w = cap
             await asyncio.sleep_ms(w)
 
     async def _rx_loop(self):
