@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from scenario import Sim
+from scenario import Sim, boards
 
 HEAP = "64wK"
 BIG = 10_000_000
@@ -105,6 +105,23 @@ def test_ab_2000_requests_8_concurrent_no_failures(web):
     out = r.stdout.decode() + r.stderr.decode()
     assert "Complete requests:      2000" in out, out
     assert "Failed requests:        0" in out, out
+
+
+# -- the simulated chips (ENC28J60, W5500 register models behind simulated SPI) --
+
+
+@pytest.mark.parametrize("chip_board", [b for b in boards() if b != "unix_tap"])
+def test_http_through_the_chip_models(chip_board):
+    with Sim(chip_board, heapsize=HEAP) as s:
+        s.wait_for(lambda: s.run("curl", "-s", "-o", "/dev/null", "--max-time", "1",
+                                 "http://%s/" % s.ip).returncode == 0,
+                   timeout=15, what="HTTP on the stack")
+        r = curl(s, url(s, "/bulk?n=300000"))
+        assert r.stdout == alphabet(300000)
+        json.loads(curl(s, url(s, "/stats.json")).stdout)
+        r = s.run("ab", "-q", "-n", "100", "-c", "4", url(s), timeout=60)
+        assert "Failed requests:        0" in r.stdout.decode(), r.stdout
+        assert s.alive(), s.log()
 
 
 # -- the same through a bad link ------------------------------------------------
