@@ -250,9 +250,8 @@ class HTTPServer:
         for c in self._clients:
             if c.state != _ST_FREE:
                 self._close(c)
-        if self._listening:
-            self._poll.unregister(self._lsock)
-            self._listening = False
+        self._poll.unregister(self._lsock)  # registered even while its mask is 0
+        self._listening = False
         self._lsock.close()
 
     def connections(self):
