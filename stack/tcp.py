@@ -38,6 +38,7 @@ _EPHEMERAL_SPAN = const(16384)
 _CHALLENGE_PER_S = const(10)  # RFC 5961 10: bound challenge ACKs per second
 _NO_TIMER = const(-1)
 _REARM = const(-2)
+_MIN_MSS = const(64)  # as Linux's floor on the peer's MSS option (tcp_min_snd_mss 48)
 
 _ENOMEM = const(12)
 _EINVAL = const(22)
@@ -384,6 +385,8 @@ class TCP:
         c.rcv_adv = 1
         if mss == 0:
             mss = 536  # RFC 9293 3.7.1
+        elif mss < _MIN_MSS:
+            mss = _MIN_MSS  # a silly MSS must not make us send 1-byte segments
         c.snd_mss = mss if mss < c.rcv_mss else c.rcv_mss
         c.snd_wnd = wtcp.window(buf, o)
         c.max_snd_wnd = c.snd_wnd

@@ -98,7 +98,11 @@ def syn_sent(c, buf, ip_off, o, hl, l4_len, now):
     c.irs_lo = wtcp.lo16(buf, o, _SEQ)
     c.rcv_nxt = 1
     c.rcv_adv = 1
-    c.snd_mss = mss if 0 < mss < c.rcv_mss else (c.rcv_mss if mss else 536)
+    if mss == 0:
+        mss = 536  # RFC 9293 3.7.1
+    elif mss < 64:
+        mss = 64  # floor for a silly MSS (see stack/tcp.py _MIN_MSS)
+    c.snd_mss = mss if mss < c.rcv_mss else c.rcv_mss
     c.snd_wnd = wtcp.window(buf, o)
     c.max_snd_wnd = c.snd_wnd
     c.snd_wl1 = 0

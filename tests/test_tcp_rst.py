@@ -168,3 +168,11 @@ def test_malformed_options_on_syn_dropped():
     sa = h.one()
     assert sa.flags == "SA"
     assert h.tcp.conns[0].snd_mss == 0x500 or any(c.snd_mss == 0x500 for c in h.tcp.conns)
+
+
+def test_tiny_mss_option_is_floored():
+    h = Harness()
+    h.tcp.listen(80)
+    h.feed(40000, 80, 1, 0, "S", mss=1)
+    h.one()
+    assert [x.snd_mss for x in h.tcp.conns if x.in_use] == [64]
