@@ -28,12 +28,27 @@ def parse_args(argv):
             i += 1
         elif a == "--heap-lock":
             opts["heap_lock"] = True
+        elif a == "--config":
+            opts["config"] = parse_config(argv[i + 1])
+            i += 1
         elif a == "--measure-base":
             opts["measure_base"] = True
+        elif a == "--app":
+            opts["app"] = argv[i + 1]  # with --measure-base: also count this app's code
+            i += 1
         else:
             raise ValueError("unknown argument: " + a)
         i += 1
     return opts
+
+
+def parse_config(text):
+    """'tcp_rx_bytes=8192,tcp_conns=2' -> {'tcp_rx_bytes': 8192, 'tcp_conns': 2} (ints)."""
+    out = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        out[name.strip()] = int(value)
+    return out
 
 
 def load_board(opts):
@@ -62,7 +77,7 @@ def measure_base(opts):
     code (frozen on a board) and, on simulated boards, the chip models (the
     chip's own memory). The launcher adds this to the board's data heap."""
     load_board(opts)
-    for name in CODE_MODULES:
+    for name in CODE_MODULES + (("firmware." + opts["app"],) if "app" in opts else ()):
         try:
             __import__(name)
         except ImportError:
@@ -77,7 +92,7 @@ def measure_base(opts):
 
 def start(opts):
     board = load_board(opts)
-    cfg = board.config()
+    cfg = board.config().update(opts.get("config", {}))
     drv = board.driver(opts)
     iface = Interface(
         drv,

@@ -22,6 +22,15 @@ def main(argv=None):
                    help="the heap holds the code too, as on a board running .mpy files")
     s.add_argument("--heap-lock", action="store_true",
                    help="run the steady-state loop under micropython.heap_lock()")
+    s.add_argument("--impair", metavar="NETEM",
+                   help="a bad link, as tc netem's spec: 'loss 3%% delay 10ms 5ms reorder 10%% "
+                        "duplicate 1%%' (tc netem on the TAP if the kernel has it, else the relay)")
+    s.add_argument("--app", default="main",
+                   help="firmware/APP.py to run (default main; tcp_services for TCP tests)")
+    s.add_argument("--commands", action="store_true",
+                   help="read 'impair SPEC' / 'impair off' lines on stdin while running")
+    s.add_argument("app_args", nargs="*", metavar="-- APP_ARGS",
+                   help="arguments after -- go to the firmware app")
     s.add_argument("--source", action="store_true",
                    help="run the .py sources instead of a .mpy build (needs a bigger heap)")
 
@@ -34,7 +43,8 @@ def main(argv=None):
         from host_tools import sim
 
         return sim.run(a.board, a.netns, None if a.no_forward else a.forward, a.heapsize,
-                       a.heap_lock, a.source, a.frozen)
+                       a.heap_lock, a.source, a.frozen, a.impair, a.app, a.app_args,
+                       a.commands)
     if a.cmd == "build":
         from host_tools import build
 

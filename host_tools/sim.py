@@ -1,7 +1,9 @@
 """The simulator launcher: a namespace with a TAP, the stack on the MicroPython
 unix port at the other end of it, READY on stdout once it answers."""
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,16 +51,17 @@ def heap_bytes(spec, word_bytes=8):
     return int(s) * mult
 
 
-def measure_base(board, env):
+def measure_base(board, env, app="main"):
     """Heap bytes that the firmware's code and the simulated chips take (what a
     board keeps in flash or in the chip), from a dry run with a roomy heap."""
     import socket
 
     a, b = socket.socketpair()
+    extra = [] if app == "main" else ["--app", app]
     try:
         r = subprocess.run([micropython_path(), "-X", "heapsize=8M",
                             str(ROOT / "firmware" / "main.py"), "--board", board,
-                            "--fd", str(b.fileno()), "--measure-base"],
+                            "--fd", str(b.fileno()), "--measure-base"] + extra,
                            pass_fds=(b.fileno(),), env=env, capture_output=True, text=True,
                            timeout=60, cwd=str(ROOT))
     finally:
@@ -70,12 +73,12 @@ def measure_base(board, env):
     raise SystemExit("sim: could not measure the firmware's code size:\n" + r.stdout + r.stderr)
 
 
-def firmware_cmd(board, fd, heapsize=DEFAULT_HEAP, heap_lock=False):
-    cmd = [micropython_path(), "-X", "heapsize=" + heapsize,
-           str(ROOT / "firmware" / "main.py"), "--board", board, "--fd", str(fd)]
+def firmware_cmd(board, fd, heap, heap_lock=False, app="main", app_args=()):
+    cmd = [micropython_path(), "-X", "heapsize=" + heap,
+           str(ROOT / "firmware" / (app + ".py")), "--board", board, "--fd", str(fd)]
     if heap_lock:
         cmd.append("--heap-lock")
-    return cmd
+    return cmd + list(app_args)
 
 
 def wait_answering(netns, proc, timeout_s):
@@ -92,10 +95,72 @@ def wait_answering(netns, proc, timeout_s):
     return False
 
 
-def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True):
+class Impairer:
+    """netem on the Linux side of the TAP when the kernel has it, else the
+    relay's user-space twin (host_tools/impair.py)."""
+
+    def __init__(self, netns, relay):
+        self.netns = netns
+        self.relay = relay
+        self.how = None
+
+    def set(self, spec):
+        from host_tools import impair
+
+        if not spec or spec == "off":
+            if self.how == "tc":
+                impair.clear_tc(self.netns, TAP_NAME)
+            self.relay.impair(None)
+            self.how = None
+            return "off"
+        impair.parse(spec)  # a bad spec fails here, for both ways
+        why = impair.apply_tc(self.netns, TAP_NAME, spec)
+        if why is None:
+            self.how = "tc"
+            return "tc"
+        self.relay.impair(spec)
+        self.how = "relay"
+        return "relay (tc netem: %s)" % why
+
+    def counts(self):
+        """Frames the impairment has dropped so far (and more, from the relay)."""
+        if self.how == "tc":
+            out = subprocess.run(["ip", "netns", "exec", self.netns, "tc", "-s", "qdisc", "show",
+                                  "dev", TAP_NAME], capture_output=True, text=True).stdout
+            m = re.search(r"dropped (\d+)", out)
+            return {"how": "tc", "lost": int(m.group(1)) if m else 0}
+        imp = self.relay.impairment
+        return dict(imp.counts, how="relay") if imp else {"how": "off", "lost": 0}
+
+
+def _commands(impairer, stream):
+    """Lines on the launcher's stdin: `impair SPEC` / `impair off` (answered
+    `IMPAIR <how>`), `impair-counts` (answered `IMPAIRCOUNTS {json}`); or
+    `ERROR <why>`."""
+    for line in stream:
+        words = line.split(None, 1)
+        if not words:
+            continue
+        try:
+            if words[0] == "impair":
+                print("IMPAIR " + impairer.set(words[1].strip() if len(words) > 1 else "off"),
+                      flush=True)
+            elif words[0] == "impair-counts":
+                print("IMPAIRCOUNTS " + json.dumps(impairer.counts()), flush=True)
+            else:
+                print("ERROR unknown command: " + words[0], flush=True)
+        except (ValueError, OSError) as e:
+            print("ERROR " + str(e), flush=True)
+
+
+def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, impair=None,
+        app="main", app_args=(), commands=False):
     ok, why = nsmod.can_create()
     if not ok:
         print("sim: cannot start: " + why, file=sys.stderr)
+        return 2
+    if not (ROOT / "firmware" / (app + ".py")).exists():
+        print("sim: no firmware/%s.py" % app, file=sys.stderr)
         return 2
     try:
         fd = nsmod.create(netns, TAP_NAME, HOST_IP + "/24")
@@ -106,11 +171,10 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True):
 
     relay = Relay(fd)
     relay.start()
+    impairer = Impairer(netns, relay)
     proc = None
-    stopping = []
 
     def stop(signum, frame):
-        stopping.append(signum)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -122,19 +186,22 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True):
             # A board freezes the firmware (code in flash) and its chip has its
             # own memory; the unix port can do neither, so the heap gets room
             # for both on top of the board's data heap.
-            base = measure_base(board, env)
+            base = measure_base(board, env, app)
             heap_arg = str(heap_bytes(heapsize) + base)
             print("sim: heap %s for data + %d B for code and simulated chips" % (heapsize, base),
                   file=sys.stderr, flush=True)
         # The stack's own output (heap line, errors) goes to stderr; stdout is ours.
-        proc = subprocess.Popen(firmware_cmd(board, relay.child_fd, heap_arg, heap_lock),
+        proc = subprocess.Popen(firmware_cmd(board, relay.child_fd, heap_arg, heap_lock, app,
+                                             app_args),
                                 pass_fds=(relay.child_fd,), env=env, stdout=sys.stderr,
-                                cwd=str(ROOT))
+                                stdin=subprocess.DEVNULL, cwd=str(ROOT))
         relay.close_child_end()
         if not wait_answering(netns, proc, READY_TIMEOUT_S):
             print("sim: the stack did not answer within %d s (board %s)" % (READY_TIMEOUT_S, board),
                   file=sys.stderr)
             return 1
+        if impair:
+            print("sim: impairment " + impairer.set(impair), file=sys.stderr, flush=True)
         print("READY " + STACK_IP, flush=True)
         if forward:
             from host_tools import forward as fwd
@@ -144,6 +211,10 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True):
             print("URL http://%s:%s/" % (host, port), flush=True)
         print("sim: board %s in namespace %s; try: sudo ip netns exec %s ping %s"
               % (board, netns, netns, STACK_IP), file=sys.stderr, flush=True)
+        if commands:
+            import threading
+
+            threading.Thread(target=_commands, args=(impairer, sys.stdin), daemon=True).start()
         return proc.wait()
     except KeyboardInterrupt:
         return 0

@@ -2,13 +2,19 @@
 
 MicroPython's stream readinto() reads until its buffer is full, so the stack
 cannot read a TAP (one frame per read) directly; see stack/drivers/tap.py.
+The relay is also where a user-space netem sits when the kernel has none
+(host_tools/impair.py).
 """
 
 import os
 import socket
 import threading
 
+from host_tools.impair import Impairment
+
 _MAX_FRAME = 65535
+TO_STACK = 0
+TO_LINUX = 1
 
 
 def _recv_exact(sock, n):
@@ -21,36 +27,6 @@ def _recv_exact(sock, n):
     return bytes(buf)
 
 
-def _tap_to_stream(tap_fd, sock, stop):
-    while not stop.is_set():
-        try:
-            frame = os.read(tap_fd, _MAX_FRAME)
-        except OSError:
-            return
-        if not frame:
-            return
-        try:
-            sock.sendall(len(frame).to_bytes(2, "big") + frame)
-        except OSError:
-            return
-
-
-def _stream_to_tap(tap_fd, sock, stop):
-    while not stop.is_set():
-        try:
-            hdr = _recv_exact(sock, 2)
-            if hdr is None:
-                return
-            frame = _recv_exact(sock, int.from_bytes(hdr, "big"))
-            if frame is None:
-                return
-            os.write(tap_fd, frame)
-        except OSError:
-            if stop.is_set():
-                return
-            continue  # e.g. EIO while the TAP is down: drop that frame
-
-
 class Relay:
     """Owns the TAP fd; child_fd is the stream end to pass to the stack."""
 
@@ -61,14 +37,64 @@ class Relay:
         self._child = theirs
         self.child_fd = theirs.fileno()
         self._stop = threading.Event()
+        self._send_lock = threading.Lock()
+        self.impairment = None
         self._threads = [
-            threading.Thread(target=_tap_to_stream, args=(tap_fd, ours, self._stop), daemon=True),
-            threading.Thread(target=_stream_to_tap, args=(tap_fd, ours, self._stop), daemon=True),
+            threading.Thread(target=self._from_tap, daemon=True),
+            threading.Thread(target=self._from_stack, daemon=True),
         ]
 
     def start(self):
         for t in self._threads:
             t.start()
+
+    def impair(self, spec):
+        """Impair both directions by a netem spec from now on; None: stop."""
+        old = self.impairment
+        self.impairment = Impairment(spec, self._deliver) if spec else None
+        if old is not None:
+            old.stop()
+        return self.impairment
+
+    def _pass(self, direction, frame):
+        imp = self.impairment
+        if imp is None:
+            self._deliver(direction, frame)
+        else:
+            imp.put(direction, frame)
+
+    def _deliver(self, direction, frame):
+        try:
+            if direction == TO_STACK:
+                with self._send_lock:
+                    self._sock.sendall(len(frame).to_bytes(2, "big") + frame)
+            else:
+                os.write(self._tap, frame)
+        except OSError:
+            pass  # the stack went away, or the TAP is down: the frame is lost
+
+    def _from_tap(self):
+        while not self._stop.is_set():
+            try:
+                frame = os.read(self._tap, _MAX_FRAME)
+            except OSError:
+                return
+            if not frame:
+                return
+            self._pass(TO_STACK, frame)
+
+    def _from_stack(self):
+        while not self._stop.is_set():
+            try:
+                hdr = _recv_exact(self._sock, 2)
+                if hdr is None:
+                    return
+                frame = _recv_exact(self._sock, int.from_bytes(hdr, "big"))
+                if frame is None:
+                    return
+            except OSError:
+                return
+            self._pass(TO_LINUX, frame)
 
     def close_child_end(self):
         """After the child process has its copy of the fd."""
@@ -76,6 +102,8 @@ class Relay:
 
     def stop(self):
         self._stop.set()
+        if self.impairment is not None:
+            self.impairment.stop()
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -21,6 +21,7 @@ class Config:
     tcp_rx_bytes = 2048  # receive ring per connection (also the largest window offered)
     tcp_tx_bytes = 2048  # send ring per connection (unacknowledged + unsent bytes)
     tcp_ooo_ranges = 4  # out-of-order ranges kept per connection
+    tcp_sack = True  # RFC 2018: report those ranges in ACKs (receiver side only)
     tcp_rto_initial_ms = 1000  # RFC 6298 2.1
     tcp_rto_min_ms = 200  # below RFC 6298's 1 s, as Linux does
     tcp_rto_max_ms = 60_000
@@ -35,7 +36,11 @@ class Config:
     tcp_keepalive_count = 5
 
     def __init__(self, **overrides):
+        self.update(overrides)
+
+    def update(self, overrides):
         for name, value in overrides.items():
             if not hasattr(self, name):
                 raise AttributeError("unknown config field: " + name)
             setattr(self, name, value)
+        return self

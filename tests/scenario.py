@@ -8,6 +8,7 @@ a board in a fresh namespace, yield where it is, tear everything down.
 
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -58,8 +59,13 @@ class Counters(dict):
 
 
 class Sim:
-    def __init__(self, board, netns=None, heap_lock=False, heapsize="64wK", forward=None):
+    def __init__(self, board, netns=None, heap_lock=False, heapsize="64wK", forward=None,
+                 impair=None, app="main", app_args=()):
         self.board = board
+        self.impair_spec = impair
+        self.app = app
+        self.app_args = list(app_args)
+        self.replies = queue.Queue()  # command answers from the launcher's stdout
         self.netns = netns or fresh_netns_name()
         self.heap_lock = heap_lock
         self.heapsize = heapsize
@@ -78,8 +84,13 @@ class Sim:
         cmd += ["--forward", self.forward] if self.forward else ["--no-forward"]
         if self.heap_lock:
             cmd.append("--heap-lock")
-        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        if self.impair_spec:
+            cmd += ["--impair", self.impair_spec]
+        cmd += ["--app", self.app, "--commands"]
+        if self.app_args:
+            cmd += ["--"] + self.app_args
+        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
         line = self.proc.stdout.readline()  # READY or EOF when it failed
         if not line.startswith("READY "):
@@ -89,12 +100,34 @@ class Sim:
         self.ready_lines.append(line.strip())
         if self.forward:
             self.ready_lines.append(self.proc.stdout.readline().strip())
-        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.proc.stdout, self.replies),
+                         daemon=True).start()
         return self
 
-    def _drain(self, stream):
+    def _drain(self, stream, replies=None):
         for line in stream:
             self.log_lines.append(line.rstrip("\n"))
+            if replies is not None:
+                replies.put(line.strip())
+
+    def impair_counts(self):
+        """{'how': 'tc'|'relay'|'off', 'lost': N, ...} of the impairment so far."""
+        self.proc.stdin.write("impair-counts\n")
+        self.proc.stdin.flush()
+        answer = self.replies.get(timeout=10)
+        if not answer.startswith("IMPAIRCOUNTS "):
+            raise AssertionError("launcher: " + answer)
+        return json.loads(answer[len("IMPAIRCOUNTS "):])
+
+    def impair(self, spec):
+        """A bad link from now on, by tc netem's spec; None or "off" ends it.
+        Returns how: "tc" (the kernel's netem on the TAP) or "relay (...)"."""
+        self.proc.stdin.write("impair %s\n" % (spec or "off"))
+        self.proc.stdin.flush()
+        answer = self.replies.get(timeout=10)
+        if not answer.startswith("IMPAIR "):
+            raise AssertionError("launcher: " + answer)
+        return answer[len("IMPAIR "):]
 
     def log(self):
         return "\n".join(self.log_lines)
