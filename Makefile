@@ -1,7 +1,7 @@
 # make sim   - run the stack on a simulated board, reachable from the host
 # make test  - the whole test suite (unit on CPython, scenarios on the MicroPython unix port)
 # make bench - benchmarks with their baselines
-BOARD ?= unix_tap
+BOARD ?= sim_w5500
 PY := .venv/bin/python
 
 .PHONY: setup sim test bench build clean

@@ -154,4 +154,7 @@ if __name__ == "__main__":
     if _opts.get("measure_base"):
         measure_base(_opts)
     else:
-        run(_opts)
+        try:
+            run(_opts)
+        except KeyboardInterrupt:  # Ctrl-C in `make sim` reaches us too: stop quietly
+            pass
