@@ -14,9 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("stack", "boards", "firmware")
-# firmware/main.py stays source: it is the script MicroPython runs; the
-# manifest is read by a firmware build, never imported.
-KEEP_SOURCE = ("firmware/main.py", "firmware/manifest.py")
+# The manifest is read by a firmware build, never imported.
+KEEP_SOURCE = ("firmware/manifest.py",)
 HOST_ARCH = {"x86_64": "x64", "i686": "x86", "armv7l": "armv7m"}
 
 
