@@ -6,23 +6,12 @@
 #   0x1A00..0x1FFF  TX: control byte + frame (<= 1514) + 7-byte TSV
 # Everything the per-frame paths use is allocated in __init__; registers are
 # read and written through 2/3-byte command buffers, frames through Spans.
-import time
 
 from micropython import const
 
 from stack import stats as _stats
+from stack.clock import sleep_ms, sleep_us, ticks_diff, ticks_ms
 from stack.drivers.spibuf import Spans
-
-try:
-    from time import sleep_ms, sleep_us, ticks_diff, ticks_ms
-except ImportError:  # CPython (tests)
-    from stack.clock import ticks_diff, ticks_ms
-
-    def sleep_ms(ms):
-        time.sleep(ms / 1000)
-
-    def sleep_us(us):
-        time.sleep(us / 1000000)
 
 
 # register encoding: bit 7 = MAC/MII (dummy byte on read), bits 6:5 bank, 4:0 address

@@ -9,23 +9,12 @@
 # issues SEND and waits, bounded, for SEND_OK. RX_RSR and TX_FSR are read
 # until two reads agree (they change between byte reads). Nothing on the
 # per-frame paths allocates: 4/5-byte command buffers and Spans views.
-import time
 
 from micropython import const
 
 from stack import stats as _stats
+from stack.clock import sleep_ms, sleep_us, ticks_diff, ticks_ms
 from stack.drivers.spibuf import Spans
-
-try:
-    from time import sleep_ms, sleep_us, ticks_diff, ticks_ms
-except ImportError:  # CPython (tests)
-    from stack.clock import ticks_diff, ticks_ms
-
-    def sleep_ms(ms):
-        time.sleep(ms / 1000)
-
-    def sleep_us(us):
-        time.sleep(us / 1000000)
 
 
 # control byte: block select << 3 | write << 2 | VDM (0)
