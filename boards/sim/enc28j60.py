@@ -27,6 +27,7 @@
 # other than 0 or SCK above 20 MHz, MAC and PHY duplex disagreeing at transmit.
 from micropython import const
 
+from boards.sim.chip import ChipModel, ChipProtocolError  # noqa: F401 (re-exported)
 from boards.sim.mem import copy, fill
 
 # opcodes (top 3 bits)
@@ -182,11 +183,7 @@ def _build_kinds():
 _KIND = _build_kinds()
 
 
-class ChipProtocolError(Exception):
-    """The driver did something the real chip would not accept."""
-
-
-class ENC28J60Model:
+class ENC28J60Model(ChipModel):
     def __init__(self, wire=None, strict=True, link=True, revid=0x06):
         self.wire = wire
         self.strict = strict
@@ -231,19 +228,6 @@ class ENC28J60Model:
         if spi.baudrate > _MAX_SPI_HZ:
             self._violation("ENC28J60 SCK above 20 MHz")
 
-    def attach(self, spi, cs, int_pin=None, rst=None):
-        spi.attach(self)
-        cs._listener = self.cs_changed
-        self.selected = cs.value() == 0
-        if int_pin is not None:
-            int_pin._source = self.int_level
-        if rst is not None:
-            rst._listener = self._rst_changed
-
-    def _rst_changed(self, level):
-        if level == 0:
-            self._reset()
-
     def cs_changed(self, level):
         if level == 0:
             self.selected = True
@@ -261,12 +245,6 @@ class ENC28J60Model:
             if self.count < 1:
                 self._violation("WCR/BFS/BFC without its data byte")
         self.state = _ST_OP
-
-    def _violation(self, msg):
-        self.violations += 1
-        self.last_violation = msg
-        if self.strict:
-            raise ChipProtocolError(msg)
 
     def xfer(self, wbuf, rbuf, n, fill_byte):
         if not self.selected:

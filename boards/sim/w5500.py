@@ -29,6 +29,7 @@
 # MACRAW on socket 0, RECV with RX_RD beyond RX_WR, SEND longer than 1514.
 from micropython import const
 
+from boards.sim.chip import ChipModel, ChipProtocolError  # noqa: F401 (re-exported)
 from boards.sim.mem import copy, fill
 
 _MAX_SPI_HZ = const(80000000)
@@ -78,11 +79,7 @@ _MIN_FRAME = const(60)
 _MAX_FRAME = const(1514)
 
 
-class ChipProtocolError(Exception):
-    """The driver did something the real chip would not accept."""
-
-
-class W5500Model:
+class W5500Model(ChipModel):
     def __init__(self, wire=None, strict=True, link=True):
         self.wire = wire
         self.strict = strict
@@ -129,25 +126,6 @@ class W5500Model:
             self._violation("W5500 needs SPI mode 0 or 3")
         if spi.baudrate > _MAX_SPI_HZ:
             self._violation("W5500 SCK above 80 MHz")
-
-    def attach(self, spi, cs, int_pin=None, rst=None):
-        spi.attach(self)
-        cs._listener = self.cs_changed
-        self.selected = cs.value() == 0
-        if int_pin is not None:
-            int_pin._source = self.int_level
-        if rst is not None:
-            rst._listener = self._rst_changed
-
-    def _rst_changed(self, level):
-        if level == 0:
-            self._reset()
-
-    def _violation(self, msg):
-        self.violations += 1
-        self.last_violation = msg
-        if self.strict:
-            raise ChipProtocolError(msg)
 
     def cs_changed(self, level):
         if level == 0:
