@@ -26,6 +26,7 @@ from micropython import const
 from stack.clock import ticks_diff, ticks_ms
 
 from firmware import page
+from firmware.page import put, put_int
 
 _POLLIN = const(1)
 _POLLOUT = const(4)
@@ -107,31 +108,6 @@ def _digits(buf, a, b):
         if v > MAX_LEN:
             return -1
     return v
-
-
-def put(buf, pos, data):
-    """Copy bytes `data` into buf at pos; returns the new pos (clipped at the end)."""
-    n = len(data)
-    if pos + n > len(buf):
-        n = len(buf) - pos
-    buf[pos : pos + n] = data  # slice store: no heap object in MicroPython
-    return pos + n
-
-
-def put_int(buf, pos, v):
-    """Write the decimal digits of v >= 0 at pos without allocating; returns the new pos."""
-    if v < 0:
-        v = 0
-    d = 1
-    while d * 10 <= v:
-        d *= 10
-    while d and pos < len(buf):
-        q = v // d
-        buf[pos] = 48 + q
-        v -= q * d
-        d //= 10
-        pos += 1
-    return pos
 
 
 class _Client:

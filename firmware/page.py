@@ -12,15 +12,17 @@ from stack.clock import ticks_diff, ticks_ms
 _ROW_MAX = const(8)
 
 
-def _put(buf, pos, data):
+def put(buf, pos, data):
+    """Copy bytes `data` into buf at pos; returns the new pos (clipped at the end)."""
     n = len(data)
     if pos + n > len(buf):
         n = len(buf) - pos
-    buf[pos : pos + n] = data
+    buf[pos : pos + n] = data  # slice store: no heap object in MicroPython
     return pos + n
 
 
-def _put_int(buf, pos, v):
+def put_int(buf, pos, v):
+    """Write the decimal digits of v >= 0 at pos without allocating; returns the new pos."""
     if v < 0:
         v = 0
     d = 1
@@ -38,7 +40,7 @@ def _put_int(buf, pos, v):
 def _put_num(buf, pos, v):
     """v in a fixed 10-character field (digits, then spaces): the page keeps one
     length while counters grow, which load tools such as ab check."""
-    e = _put_int(buf, pos, v)
+    e = put_int(buf, pos, v)
     while e < pos + 10 and e < len(buf):
         buf[e] = 32
         e += 1
@@ -122,25 +124,25 @@ class StackInfo:
 def render_status(buf, pos, info, server):
     """The "/" page into buf at pos; returns the end offset. Allocates nothing."""
     up = info.uptime_ms()
-    p = _put(buf, pos, b"<!doctype html><html><head><title>ustack</title></head><body>"
+    p = put(buf, pos, b"<!doctype html><html><head><title>ustack</title></head><body>"
              b"<h1>ustack</h1><table><tr><td>uptime</td><td>")
     p = _put_num(buf, p, up // 1000)
-    p = _put(buf, p, b" s</td></tr><tr><td>link</td><td>")
-    p = _put(buf, p, b"up" if info.link() else b"down")
-    p = _put(buf, p, b"</td></tr><tr><td>IP</td><td>")
-    p = _put(buf, p, info.ip_text)
-    p = _put(buf, p, b"</td></tr><tr><td>MAC</td><td>")
-    p = _put(buf, p, info.mac_text)
-    p = _put(buf, p, b"</td></tr><tr><td>HTTP requests</td><td>")
+    p = put(buf, p, b" s</td></tr><tr><td>link</td><td>")
+    p = put(buf, p, b"up" if info.link() else b"down")
+    p = put(buf, p, b"</td></tr><tr><td>IP</td><td>")
+    p = put(buf, p, info.ip_text)
+    p = put(buf, p, b"</td></tr><tr><td>MAC</td><td>")
+    p = put(buf, p, info.mac_text)
+    p = put(buf, p, b"</td></tr><tr><td>HTTP requests</td><td>")
     p = _put_num(buf, p, server.stats["requests"])
-    p = _put(buf, p, b"</td></tr><tr><td>HTTP clients</td><td>")
+    p = put(buf, p, b"</td></tr><tr><td>HTTP clients</td><td>")
     p = _put_num(buf, p, server.connections())
     for label, src, key in info.rows:
-        p = _put(buf, p, b"</td></tr><tr><td>")
-        p = _put(buf, p, label)
-        p = _put(buf, p, b"</td><td>")
+        p = put(buf, p, b"</td></tr><tr><td>")
+        p = put(buf, p, label)
+        p = put(buf, p, b"</td><td>")
         p = _put_num(buf, p, src[key])
-    p = _put(buf, p, b"</td></tr></table><p><a href=\"/stats.json\">stats.json</a></p>"
+    p = put(buf, p, b"</td></tr></table><p><a href=\"/stats.json\">stats.json</a></p>"
              b"</body></html>\n")
     return p
 
