@@ -272,6 +272,7 @@ class TCP:
         c.local_port = src_port
         c.remote_port = dst_port
         self._iss(c, now_ms)
+        c.sack_ok = self.cfg.tcp_sack  # offered in the SYN; kept if the peer agrees
         c.state = SYN_SENT
         tcp_output.send_syn(c)
         c.rtt_timing = True
@@ -383,6 +384,7 @@ class TCP:
         c.irs_lo = wtcp.lo16(buf, o, _SEQ)
         c.rcv_nxt = 1
         c.rcv_adv = 1
+        c.sack_ok = self.cfg.tcp_sack and wtcp.sack_permitted(buf, o, hl)
         if mss == 0:
             mss = 536  # RFC 9293 3.7.1
         elif mss < _MIN_MSS:

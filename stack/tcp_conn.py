@@ -91,6 +91,8 @@ class Conn:
         self.fin_at = 0  # sequence (rel. IRS) of a FIN that arrived early
         self.fin_pending = False
         self.rcv_mss = 536
+        self.sack_ok = False  # RFC 2018 negotiated: our ACKs carry SACK blocks
+        self.sack_last = 0  # sequence (rel. IRS) of the latest out-of-order segment
         # RTT / RTO (RFC 6298): srtt8 = SRTT * 8, rttvar4 = RTTVAR * 4, in ms
         cfg = self.tcp.cfg
         self.srtt8 = 0

@@ -98,6 +98,7 @@ def syn_sent(c, buf, ip_off, o, hl, l4_len, now):
     c.irs_lo = wtcp.lo16(buf, o, _SEQ)
     c.rcv_nxt = 1
     c.rcv_adv = 1
+    c.sack_ok = c.sack_ok and wtcp.sack_permitted(buf, o, hl)  # we offered it
     if mss == 0:
         mss = 536  # RFC 9293 3.7.1
     elif mss < 64:
@@ -331,6 +332,7 @@ def _text(c, buf, doff, d0, dlen):
         elif c.t_ack == _NO_TIMER:
             c.t_ack = tcp.delack_deadline()
     else:
+        c.sack_last = c.rcv_nxt + d0
         if asm.add(d0, d0 + dlen):
             tcp.stats["tcp_ooo_segs"] += 1
         else:
@@ -445,8 +447,11 @@ def rebase_recv(c, b):
     c.rcv_nxt -= b
     c.rcv_adv -= b
     c.fin_at -= b
+    c.sack_last -= b
     c.snd_wl1 -= b
     if c.snd_wl1 < c.rcv_nxt - b:
         c.snd_wl1 = c.rcv_nxt - b
     if c.fin_at < c.rcv_nxt - b:
         c.fin_at = c.rcv_nxt - b
+    if c.sack_last < c.rcv_nxt - b:
+        c.sack_last = c.rcv_nxt - b

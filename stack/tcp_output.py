@@ -49,7 +49,16 @@ def emit(c, seq, n, flags):
     tcp = c.tcp
     iface = tcp.iface
     b = iface.tx_buf
-    hl = _HDR + 4 if flags & _SYN else _HDR
+    sack = 0
+    if flags & _SYN:
+        hl = _HDR + 8 if c.sack_ok else _HDR + 4
+    else:
+        hl = _HDR
+        if n == 0 and c.sack_ok and c.asm.n and not flags & _RST:
+            # RFC 2018: tell the sender which out-of-order ranges we hold
+            # (pure ACKs only, so data segments never outgrow the MSS)
+            sack = c.asm.n if c.asm.n < 4 else 4
+            hl += 4 + 8 * sack
     if flags & _ACKF:
         win = rcv_window(c)
     else:
@@ -67,6 +76,10 @@ def emit(c, seq, n, flags):
         wtcp.put32(b, _L4, _ACK, 0, 0)
     if flags & _SYN:
         wtcp.write_mss(b, _L4 + _HDR, c.rcv_mss)
+        if c.sack_ok:
+            wtcp.write_sack_permitted(b, _L4 + _HDR + 4)
+    elif sack:
+        _write_sack(c, b, _L4 + _HDR, sack)
     if n > 0:
         c.tx.peek_into(seq - c.tx_seq0, b, _L4 + hl, n)
     st = tcp.stats
@@ -74,6 +87,38 @@ def emit(c, seq, n, flags):
     if flags & _RST:
         st["tcp_tx_rst"] += 1
     iface.send_ip4(b, _PROTO_TCP, c.remote_ip, 0, hl + n)
+
+
+def _write_sack(c, b, o, k):
+    """NOP, NOP, SACK option with k blocks at o. The first block is the range
+    holding the most recently received segment (RFC 2018 section 4)."""
+    b[o] = 1
+    b[o + 1] = 1
+    b[o + 2] = 5
+    b[o + 3] = 2 + 8 * k
+    p = o + 4
+    asm = c.asm
+    nxt = c.rcv_nxt
+    last = c.sack_last - nxt
+    first = -1
+    for i in range(asm.n):
+        if asm.start[i] <= last < asm.end[i]:
+            first = i
+            break
+    done = 0
+    if first >= 0:
+        wtcp.put_rel(b, p, 0, c.irs_hi, c.irs_lo, nxt + asm.start[first])
+        wtcp.put_rel(b, p, 4, c.irs_hi, c.irs_lo, nxt + asm.end[first])
+        p += 8
+        done = 1
+    i = 0
+    while done < k and i < asm.n:
+        if i != first:
+            wtcp.put_rel(b, p, 0, c.irs_hi, c.irs_lo, nxt + asm.start[i])
+            wtcp.put_rel(b, p, 4, c.irs_hi, c.irs_lo, nxt + asm.end[i])
+            p += 8
+            done += 1
+        i += 1
 
 
 def send_syn(c):

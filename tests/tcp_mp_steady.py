@@ -62,7 +62,7 @@ def field32(b, f):
 
 locked_calls = 0
 SEQ_VARS = ("snd_una", "snd_nxt", "snd_max", "snd_sml", "tx_seq0", "snd_wl1", "snd_wl2", "rcv_nxt",
-            "rcv_adv", "recover", "rtt_seq", "fin_at", "cwnd", "ssthresh", "srtt8", "rttvar4")
+            "rcv_adv", "sack_last", "recover", "rtt_seq", "fin_at", "cwnd", "ssthresh", "srtt8", "rttvar4")
 
 
 def check_small(c):
@@ -106,6 +106,11 @@ def main():
     lst = tcp.listen(80, 2)
     peer_seq = 0xFFFFFF00
     n = seg(frame, 40000, 80, peer_seq, 0, wtcp.SYN, 65535, 0, 0)
+    # options: MSS 1460, NOP, NOP, SACK-permitted (so ACKs carry SACK blocks)
+    frame[L4 + 12] = 7 << 4
+    frame[L4 + 20 : L4 + 28] = b"\x02\x04\x05\xb4\x01\x01\x04\x02"
+    ip4.write(frame, 14, 48, 1, 64, 6, PEER, US, 0)
+    n = 28
     tcp.input(frame, 14, L4, n, now)
     sa = iface.out[0]
     iss = field32(sa, 4)
@@ -126,15 +131,29 @@ def main():
     expect_fill = 0
     lost = False
     rounds = 3000
+    rounds_extra = [0]
     gc.collect()
     print("heap after set-up: free=%d" % gc.mem_free())
     for r in range(rounds):
         now += 1
-        # peer -> us: one full segment
-        n = seg(frame, 40000, 80, peer_seq, our_nxt, wtcp.ACKF, 65535, MSS, expect_fill)
-        locked_input(tcp, frame, n, now)
-        peer_seq = (peer_seq + MSS) & 0xFFFFFFFF
-        expect_fill = (expect_fill + MSS) & 0xFF
+        # peer -> us: one full segment; every 100 rounds two, in swapped
+        # order (out-of-order assembly and SACK blocks under the lock too)
+        if r % 100 == 50:
+            n = seg(frame, 40000, 80, (peer_seq + MSS) & 0xFFFFFFFF, our_nxt, wtcp.ACKF,
+                    65535, MSS, (expect_fill + MSS) & 0xFF)
+            locked_input(tcp, frame, n, now)
+            if c.asm.n != 1:
+                raise AssertionError("out-of-order segment not kept")
+            n = seg(frame, 40000, 80, peer_seq, our_nxt, wtcp.ACKF, 65535, MSS, expect_fill)
+            locked_input(tcp, frame, n, now)
+            peer_seq = (peer_seq + 2 * MSS) & 0xFFFFFFFF
+            expect_fill = (expect_fill + 2 * MSS) & 0xFF
+            rounds_extra[0] += 1
+        else:
+            n = seg(frame, 40000, 80, peer_seq, our_nxt, wtcp.ACKF, 65535, MSS, expect_fill)
+            locked_input(tcp, frame, n, now)
+            peer_seq = (peer_seq + MSS) & 0xFFFFFFFF
+            expect_fill = (expect_fill + MSS) & 0xFF
         # app reads it (opens the window: a window update / ACK goes out)
         micropython.heap_lock()
         try:
@@ -187,6 +206,7 @@ def main():
     st = iface.stats
     print(
         "OK rx=%d tx_acked_to=%d locked_calls=%d retransmits=%d fast=%d rebases_rcv_nxt=%d rto=%d"
+        " ooo=%d"
         % (
             rx_total,
             (our_nxt - iss - 1) & 0xFFFFFFFF,
@@ -195,10 +215,13 @@ def main():
             st["tcp_fast_retransmits"],
             c.rcv_nxt,
             c.rto_ms,
+            iface.stats["tcp_ooo_segs"],
         )
     )
-    if rx_total != rounds * MSS:
-        raise AssertionError("received %d of %d" % (rx_total, rounds * MSS))
+    if not c.sack_ok:
+        raise AssertionError("SACK not negotiated")
+    if rx_total != (rounds + rounds_extra[0]) * MSS:
+        raise AssertionError("received %d of %d" % (rx_total, (rounds + rounds_extra[0]) * MSS))
 
 
 main()

@@ -38,7 +38,14 @@ class _Pytest:
 
 sys.modules["pytest"] = _Pytest()
 
-MODULES = ("test_tcp_helpers", "test_tcp_states", "test_tcp_rst", "test_tcp_data", "test_tcp_limits")
+MODULES = (
+    "test_tcp_helpers",
+    "test_tcp_states",
+    "test_tcp_rst",
+    "test_tcp_data",
+    "test_tcp_limits",
+    "test_tcp_sack",
+)
 passed = 0
 failed = []
 for name in MODULES:

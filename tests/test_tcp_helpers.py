@@ -54,10 +54,38 @@ def flag_str(f):
     return "".join(n for n, b in FLAG_NAMES if f & b) or "-"
 
 
+def _options(buf, o, hl):
+    """(sack_permitted, [(left, right), ...]) from the header's options."""
+    ok = False
+    blocks = []
+    i = o + 20
+    while i < o + hl:
+        k = buf[i]
+        if k == 0:
+            break
+        if k == 1:
+            i += 1
+            continue
+        ln = buf[i + 1]
+        if k == 4:
+            ok = True
+        elif k == 5:
+            for j in range(i + 2, i + ln, 8):
+                blocks.append((
+                    (buf[j] << 24) | (buf[j + 1] << 16) | (buf[j + 2] << 8) | buf[j + 3],
+                    (buf[j + 4] << 24) | (buf[j + 5] << 16) | (buf[j + 6] << 8) | buf[j + 7],
+                ))
+        i += ln
+    return ok, blocks
+
+
 def decode(buf, o, n, dst=PEER):
     hl = wtcp.check(buf, o, n)
     assert hl >= 20
+    sack_ok, sack = _options(buf, o, hl)
     return Seg(
+        sack_ok=sack_ok,
+        sack=sack,
         sport=wtcp.src_port(buf, o),
         dport=wtcp.dst_port(buf, o),
         seq=(wtcp.hi16(buf, o, 4) << 16) | wtcp.lo16(buf, o, 4),

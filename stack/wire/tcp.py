@@ -22,6 +22,8 @@ URG = const(0x20)
 OPT_EOL = const(0)
 OPT_NOP = const(1)
 OPT_MSS = const(2)
+OPT_SACK_OK = const(4)  # RFC 2018 SACK-permitted (SYN only)
+OPT_SACK = const(5)
 
 # rel() results are clamped to this magnitude: farther than any window, and
 # still a small int (31-bit signed) on 32-bit ports.
@@ -173,3 +175,35 @@ def parse_mss(buf, o, hl):
             mss = (buf[i + 2] << 8) | buf[i + 3]
         i += ln
     return mss
+
+
+def sack_permitted(buf, o, hl):
+    """True if the (checked) header carries SACK-permitted; malformed
+    options read as absent (parse_mss has already rejected them)."""
+    i = o + HDR_LEN
+    end = o + hl
+    while i < end:
+        kind = buf[i]
+        if kind == OPT_EOL:
+            return False
+        if kind == OPT_NOP:
+            i += 1
+            continue
+        if i + 1 >= end:
+            return False
+        ln = buf[i + 1]
+        if ln < 2 or i + ln > end:
+            return False
+        if kind == OPT_SACK_OK and ln == 2:
+            return True
+        i += ln
+    return False
+
+
+def write_sack_permitted(buf, o):
+    """NOP, NOP, SACK-permitted at o (4 bytes, keeps 32-bit alignment)."""
+    buf[o] = OPT_NOP
+    buf[o + 1] = OPT_NOP
+    buf[o + 2] = OPT_SACK_OK
+    buf[o + 3] = 2
+    return 4
