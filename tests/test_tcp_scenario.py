@@ -91,8 +91,13 @@ class Sim(BaseSim):
     def control(self, line, timeout=60):
         c = self.connect(23, timeout)
         c.sendall(line.encode() + b"\n")
-        out = recv_all(c, timeout)
-        c.close()
+        try:
+            out = recv_all(c, timeout)
+        except socket.timeout:
+            raise AssertionError("no control reply to %r; stack says %s\n%s" % (
+                line, self.status(), self.log()[-3000:]))
+        finally:
+            c.close()
         return out.decode().strip()
 
     def netem(self, spec):
