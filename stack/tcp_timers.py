@@ -116,6 +116,13 @@ def _persist_timeout(c, now):
     usable = c.snd_wnd - (c.snd_nxt - c.snd_una)
     n = tx.used - off
     if usable > 0:
+        # SWS override (RFC 1122 4.2.3.4): the peer keeps offering less than
+        # half the largest window it ever showed (a receiver whose buffer is
+        # small after a large SYN window). Take the current window as the
+        # reference from now on, so such windows are used at once instead of
+        # one override timeout per segment; a larger offer raises it again.
+        if c.snd_wnd < c.max_snd_wnd:
+            c.max_snd_wnd = c.snd_wnd
         if n > usable:
             n = usable
         if n > c.snd_mss:

@@ -278,3 +278,18 @@ def test_limited_transmit_sends_new_segment_per_dup_ack():
     h.feed(40000, 80, 5001, iss + 1, "A", win=60000)
     r = h.take()
     assert r[0].seq - iss == 1 and h.stats["tcp_fast_retransmits"] == 1
+
+
+def test_small_windows_after_a_large_one_are_used_after_one_override():
+    # the peer showed 1152 in its SYN-ACK, then only ever 300: one SWS
+    # override timeout, then every 300-byte window is used at once
+    h = Harness(tcp_tx_bytes=8192)
+    c, iss, sport = h.connect_one(win=1152, mss=1460)
+    h.feed(5001, sport, 9001, iss + 1, "A", win=300)
+    c.send(_bulk(3000), 0, 3000)
+    assert h.take() == []  # 300 < 1152 / 2: SWS avoidance holds it
+    h.next_timer()
+    assert [len(s.data) for s in h.take()] == [300]  # the override timer
+    for k in range(1, 5):
+        h.feed(5001, sport, 9001, iss + 1 + 300 * k, "A", win=300)
+        assert [len(s.data) for s in h.take()] == [300]  # at once now
