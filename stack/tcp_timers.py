@@ -21,6 +21,7 @@ _TIME_WAIT = const(10)
 _ACKF = const(0x10)
 _ETIMEDOUT = const(110)
 _CLOCK_G_MS = const(1)  # RFC 6298 G: our clock granularity
+_SWS_FLOOR = const(256)  # smallest window taken as the new SWS reference
 
 
 def rtt_sample(c, r):
@@ -121,7 +122,9 @@ def _persist_timeout(c, now):
         # small after a large SYN window). Take the current window as the
         # reference from now on, so such windows are used at once instead of
         # one override timeout per segment; a larger offer raises it again.
-        if c.snd_wnd < c.max_snd_wnd:
+        # Never below _SWS_FLOOR: tiny offers must not turn into a storm of
+        # tiny segments (seen with a 1-2 KB Linux receive buffer).
+        if _SWS_FLOOR <= c.snd_wnd < c.max_snd_wnd:
             c.max_snd_wnd = c.snd_wnd
         if n > usable:
             n = usable
