@@ -7,9 +7,24 @@ class ChipProtocolError(Exception):
 
 
 class ChipModel:
-    """Base of the register-level models. A subclass sets self.strict,
-    self.violations, self.last_violation, self.selected and provides
-    cs_changed(level), int_level() and _reset()."""
+    """Base of the register-level models. A subclass sets self.wire,
+    self.frame, self.strict, self.violations, self.last_violation,
+    self.selected and provides cs_changed(level), int_level(), _reset() and
+    receive(buf, n)."""
+
+    def poll(self):
+        """Pull every frame waiting on the wire into the chip's RX memory (or
+        drop it as the chip would). Called lazily when the driver looks."""
+        w = self.wire
+        if w is None:
+            return
+        buf = self.frame
+        while True:
+            n = w.recv_into(buf)
+            if n == 0:
+                return
+            if n > 0:
+                self.receive(buf, n)
 
     def attach(self, spi, cs, int_pin=None, rst=None):
         spi.attach(self)

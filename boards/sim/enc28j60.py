@@ -621,20 +621,6 @@ class ENC28J60Model(ChipModel):
 
     # -- the wire: receive ---------------------------------------------------------------
 
-    def poll(self):
-        """Pull every frame waiting on the wire into the RX FIFO (or drop it
-        as the chip would). Called lazily when the driver looks."""
-        w = self.wire
-        if w is None:
-            return
-        buf = self.frame
-        while True:
-            n = w.recv_into(buf)
-            if n == 0:
-                return
-            if n > 0:
-                self.receive(buf, n)
-
     def receive(self, buf, n):
         """One frame (no FCS) arriving from the wire."""
         regs = self.regs

@@ -457,20 +457,6 @@ class W5500Model(ChipModel):
         self.tx_rd = (self.tx_rd + n) & 0xFFFF
         self.sock[_SN_IR] |= _IR_SENDOK
 
-    def poll(self):
-        """Pull every frame waiting on the wire into socket 0's RX buffer (or
-        drop it as the chip would). Called lazily when the driver looks."""
-        w = self.wire
-        if w is None:
-            return
-        buf = self.frame
-        while True:
-            n = w.recv_into(buf)
-            if n == 0:
-                return
-            if n > 0:
-                self.receive(buf, n)
-
     def receive(self, buf, n):
         """One frame (no FCS) arriving from the wire."""
         s = self.sock
