@@ -66,6 +66,7 @@ class Interface:
         self.tcp = None
         self._ident = 0
         self._announced = False
+        self._now = 0  # time of the current poll(): ARP stamps frames held by send_ip4
 
     # -- transmit ------------------------------------------------------------
 
@@ -144,8 +145,6 @@ class Interface:
             if t >= 0 and (best < 0 or t < best):
                 best = t
         return _IDLE_MS if best < 0 else best
-
-    _now = 0
 
     def _eth_input(self, buf, n, now_ms):
         if eth.check(buf, n) < 0:

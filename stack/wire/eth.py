@@ -38,10 +38,6 @@ def dst_is_broadcast(buf):
     return True
 
 
-def dst_is_multicast(buf):
-    return buf[DST_OFF] & 1
-
-
 def write(buf, dst, dst_off, src, etype):
     """Emit the header at 0: dst MAC taken from dst[dst_off:dst_off+6]."""
     for i in range(6):
