@@ -101,8 +101,8 @@ def rel(buf, o, field, base_hi, base_lo):
         d_hi -= 0x10000
     if d_hi >= 0x4000:
         return FAR
-    if d_hi < -0x4000:
-        return -FAR
+    if d_hi < -0x4000 or (d_hi == -0x4000 and d_lo == 0):
+        return -FAR  # exactly -2**30 is 2**30 away too
     return (d_hi << 16) + d_lo
 
 
