@@ -87,7 +87,7 @@ def test_rel_is_signed_distance_clamped(base, v):
     if d >= 2**31:
         d -= 2**32
     got = wtcp.rel(b, 0, wtcp.ACK, base >> 16, base & 0xFFFF)
-    if -(2**30) <= d < 2**30:
+    if -(2**30) < d < 2**30:  # exactly 2**30 away in either direction clamps
         assert got == d
     else:
         assert got == (wtcp.FAR if d > 0 else -wtcp.FAR)
