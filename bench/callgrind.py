@@ -9,11 +9,14 @@ in-memory driver are measured the same way without the stack (tcp_work.py
 peer-MODE) and subtracted. The code runs from the same .mpy build as
 `make sim`, with the sim's heap (64wK data + the firmware's code).
 
-    python -m bench callgrind [--rounds N1,N2] [--keep]
+    python -m bench callgrind [--rounds N1,N2] [--keep] [--top K]
 
 One line per figure; the ratio is against the first figures recorded in
-bench/baselines/first_numbers.json. --keep leaves the callgrind profiles of
-the N2 runs in build/bench/callgrind/ (callgrind_annotate reads them).
+bench/baselines/first_numbers.json. --keep leaves the callgrind profiles in
+build/bench/callgrind/MODE-N.out (callgrind_annotate reads them). --top K
+also prints, per figure, the K C functions of the MicroPython VM with the
+most instructions per unit (the N2 profile minus the N1 profile, so start-up
+is gone; "???" is viper/native machine code).
 """
 
 import json
@@ -101,7 +104,7 @@ def measure(rounds=ROUNDS, keep=False, jobs=2):
     for mode, _, _ in FIGURES:
         for m in (mode, "peer-" + mode):
             for n in (n1, n2):
-                prof = str(OUT / ("%s.out" % m)) if keep and n == n2 else None
+                prof = str(OUT / ("%s-%d.out" % (m, n))) if keep else None
                 runs.append((m, n, prof))
     with ThreadPoolExecutor(max_workers=jobs) as ex:
         got = list(ex.map(lambda a: count(env, heap, *a), runs))
@@ -118,6 +121,32 @@ def measure(rounds=ROUNDS, keep=False, jobs=2):
     return out
 
 
+_FN_LINE = re.compile(r"^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*?)(?:\s+\[.*\])?$")
+
+
+def functions(profile):
+    """{function: exclusive instructions} from callgrind_annotate."""
+    r = subprocess.run(["callgrind_annotate", "--threshold=100", profile], capture_output=True,
+                       text=True, timeout=120)
+    out = {}
+    for line in r.stdout.splitlines():
+        m = _FN_LINE.match(line)
+        if m and "PROGRAM TOTALS" not in m.group(2):
+            name = re.sub(r"^.*/", "", m.group(2))  # file path -> file name
+            out[name] = out.get(name, 0) + int(m.group(1).replace(",", ""))
+    return out
+
+
+def top_functions(mode, rounds, k):
+    """[(instructions per unit, function)] of the k costliest, N2 minus N1."""
+    n1, n2 = rounds
+    a = functions(str(OUT / ("%s-%d.out" % (mode, n1))))
+    b = functions(str(OUT / ("%s-%d.out" % (mode, n2))))
+    d = [((b.get(f, 0) - a.get(f, 0)) / (n2 - n1), f) for f in set(a) | set(b)]
+    d.sort(reverse=True)
+    return d[:k]
+
+
 def first_numbers():
     try:
         return json.loads(FIRST.read_text())
@@ -131,12 +160,16 @@ def main(argv=()):
         return 1
     rounds = ROUNDS
     keep = False
+    top = 0
     args = list(argv)
     while args:
         a = args.pop(0)
         if a == "--rounds":
             rounds = tuple(int(x) for x in args.pop(0).split(","))
         elif a == "--keep":
+            keep = True
+        elif a == "--top":
+            top = int(args.pop(0))
             keep = True
         else:
             raise SystemExit("callgrind: unknown argument " + a)
@@ -154,10 +187,17 @@ def main(argv=()):
             extra = "%d B response in one segment, %.2f polls" % (res["response_bytes"],
                                                                    res["polls"] / res["rounds"])
         base = first.get(key)
-        ratio = " %.2fx of first (%s)" % (f["instr"] / base, "{:,}".format(base)) if base else ""
+        ratio = ""
+        if base:
+            ratio = "  %.2fx of the first %s" % (f["instr"] / base, "{:,}".format(base))
+            if mode == "rx":
+                ratio += " (issue 7 goal <= 0.50x)"
         print("   %-4s instructions %-32s %9s%s  [peer+driver %s subtracted; %s]"
               % (mode, unit, "{:,.0f}".format(f["instr"]), ratio,
                  "{:,.0f}".format(f["peer"]), extra), flush=True)
+        if top:
+            for per, fn in top_functions(mode, rounds, top):
+                print("        %9s  %s" % ("{:,.0f}".format(per), fn))
     if keep:
         print("   profiles: %s/*.out (callgrind_annotate FILE)" % OUT.relative_to(ROOT))
     return 0

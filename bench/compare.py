@@ -388,14 +388,39 @@ def table(vals, ts):
             row += "%16s" % (_fmt(med[n][key], unit) + _spread(vals[n][key]))
         for a, b, _ in ratios:
             x, y = med[a][key], med[b][key]
-            if x and y:
-                row += "%11s" % ("%.2fx" % (x / y))
-            else:
-                row += "%11s" % "-"
+            row += "%11s" % (_ratio(x / y) if x and y else "-")
         lines.append(row)
-    lines.append("   ratios: value over value; for ping RTT lower is better (ours/lwIP 3.9x = "
-                 "3.9 times slower)")
+    lines.append("   medians over the rounds, ±: half the range; ratios: value over value (for"
+                 " ping RTT lower is better: 3.9x = 3.9 times slower)")
+    lines += targets_met(med)
     return lines, med
+
+
+def _ratio(r):
+    return "%.3fx" % r if r < 0.1 else "%.2fx" % r
+
+
+# issue 7's goals, as ratios measured in one run: (test, baseline, op, goal)
+GOALS = (
+    ("ka1", "kmin", ">=", 0.25, "keep-alive req/s, 1 conn, ours/kmin"),
+    ("new", "kmin", ">=", 0.25, "new connections/s, ours/kmin"),
+    ("bulk", "lwip", ">=", 0.10, "bulk MB/s, ours/lwIP"),
+    ("rtt", "lwip", "<=", 2.5, "ping RTT, ours/lwIP"),
+)
+
+
+def targets_met(med):
+    out = []
+    for key, base, op, goal, what in GOALS:
+        x = med.get("stack", {}).get(key)
+        y = med.get(base, {}).get(key)
+        if not x or not y:
+            continue
+        r = x / y
+        ok = r >= goal if op == ">=" else r <= goal
+        out.append("   issue 7 goal: %-38s %s %.2f   now %s  %s"
+                   % (what, op, goal, _ratio(r), "met" if ok else "NOT met"))
+    return out
 
 
 def main(argv=()):
