@@ -243,18 +243,26 @@ class Peer:
         drv.n_out = 0
 
 
+_CLOCKED = ("stack.socket", "firmware.http", "firmware.page")
+
+
 def _point_clock(clock):
-    import stack.socket as ssock
+    """Point the modules' ticks_ms at the fake clock; returns what to restore
+    (the run must not leave a frozen clock behind in the process)."""
+    saved = []
+    for name in _CLOCKED:
+        try:
+            mod = __import__(name, None, None, ("ticks_ms",))
+        except ImportError:
+            continue
+        saved.append((mod, mod.ticks_ms))
+        mod.ticks_ms = clock.ticks_ms
+    return saved
 
-    ssock.ticks_ms = clock.ticks_ms
-    try:
-        import firmware.http as fhttp
-        import firmware.page as fpage
 
-        fhttp.ticks_ms = clock.ticks_ms
-        fpage.ticks_ms = clock.ticks_ms
-    except ImportError:
-        pass
+def _restore_clock(saved):
+    for mod, fn in saved:
+        mod.ticks_ms = fn
 
 
 def setup(port, clock):
@@ -383,8 +391,15 @@ def run_tx(rounds, warm, clock, mark):
 def run_http(rounds, warm, clock, mark):
     from firmware import web
 
+    saved = _point_clock(clock)
+    try:
+        return _http(web, rounds, warm, clock, mark)
+    finally:
+        _restore_clock(saved)
+
+
+def _http(web, rounds, warm, clock, mark):
     iface, drv, peer = setup(HTTP_PORT, clock)
-    _point_clock(clock)
     srv = web.start(iface, iface.cfg)
     handshake(iface, peer, clock)
     srv.step(0)  # accept
@@ -484,11 +499,17 @@ MODES = {"rx": run_rx, "tx": run_tx, "http": run_http}
 
 def run(mode, rounds, warm=20, mark=None):
     """mode: rx | tx | http, or peer-rx | peer-tx | peer-http (the peer alone)."""
+    import stack.socket as ssock
+
     clock = Clock()
     mark = mark or (lambda on, peer: None)
-    if mode.startswith("peer-"):
-        return run_peer(mode[5:], rounds, warm, clock, mark)
-    return MODES[mode](rounds, warm, clock, mark)
+    attached = ssock._iface  # the workload attaches its own interface; put it back after
+    try:
+        if mode.startswith("peer-"):
+            return run_peer(mode[5:], rounds, warm, clock, mark)
+        return MODES[mode](rounds, warm, clock, mark)
+    finally:
+        ssock.attach(attached)
 
 
 def main(argv):

@@ -61,7 +61,12 @@ def test_parsers_read_the_tools_output():
 
 @pytest.mark.parametrize("mode", ["rx", "tx", "http", "peer-rx"])
 def test_workload_runs_on_cpython(mode):
+    import stack.socket as ssock
+
+    clock_before, iface_before = ssock.ticks_ms, ssock._iface
     res = tcp_work.run(mode, 5, warm=3)
+    # the fake clock and interface must not outlive the run (later tests wait on ticks_ms)
+    assert ssock.ticks_ms is clock_before and ssock._iface is iface_before
     assert res["rounds"] == 5
     if mode in ("rx", "tx"):
         assert res["bytes"] == 5 * tcp_work.MSS and res["full_segs"] == 5
