@@ -146,6 +146,9 @@ def run(opts):
             status.poll(now)
         if http is not None:
             http.step(0)  # the HTTP page (firmware/web.py), outside the heap lock
+        # what the applications did may have armed a timer (an ACK after a
+        # read, a retransmission after a send): ask again before sleeping
+        wait_ms = iface.poll_at(time.ticks_ms())
         drv.wait(wait_ms if wait_ms < 50 else 50)
 
 

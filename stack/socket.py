@@ -43,6 +43,7 @@ SOL_SOCKET = const(0xFFF)
 SO_REUSEADDR = const(4)
 SO_KEEPALIVE = const(8)
 TCP_NODELAY = const(1)
+TCP_CORK = const(3)  # Linux's number
 SHUT_RD = const(0)
 SHUT_WR = const(1)
 SHUT_RDWR = const(2)
@@ -192,6 +193,9 @@ class socket(_StreamBase):
             self._nodelay = bool(value)
             if self._conn is not None:
                 self._conn.nodelay = self._nodelay
+        elif level == IPPROTO_TCP and opt == TCP_CORK:
+            if self._conn is not None:
+                self._conn.set_cork(value)
         elif level in (SOL_SOCKET, 1):
             if opt in (SO_KEEPALIVE, 9) and self._conn is not None:
                 self._conn.set_keepalive(bool(value))
