@@ -60,6 +60,7 @@
 #define MICROPY_HW_MCU_NAME                 "RP2040"
 #define MICROPY_PY_SYS_PLATFORM             "rp2"
 #define MICROPY_READER_POSIX                (0)
+#define MICROPY_HAS_FILE_READER             (1)  // files.c: the file table
 #elif defined(STACKPORT_HOST32)
 #define MICROPY_EMIT_X86                    (1)
 #define MICROPY_HW_BOARD_NAME               "32-bit Linux (stack port host32)"

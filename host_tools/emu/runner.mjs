@@ -109,11 +109,13 @@ async function setupChip() {
   });
   // the model's sources, as files in the WebAssembly VM's own file system
   const want = ["boards/__init__.py", "boards/sim/__init__.py", "boards/sim/chip.py",
-    "boards/sim/mem.py", "boards/sim/memwire.py", "boards/sim/w5500.py",
-    "boards/sim/enc28j60.py", "stack/__init__.py"];
+    "boards/sim/memwire.py", "boards/sim/w5500.py", "boards/sim/enc28j60.py",
+    "stack/__init__.py"];
   for (const d of ["/repo", "/repo/boards", "/repo/boards/sim", "/repo/stack", "/emu"]) mp.FS.mkdir(d);
   for (const f of want) mp.FS.writeFile("/repo/" + f, fs.readFileSync(path.join(opts.root, f)));
   mp.FS.writeFile("/emu/chipbus.py", fs.readFileSync(path.join(HERE, "chipbus.py")));
+  // the models' copy/fill helper without viper (see mem_wasm.py)
+  mp.FS.writeFile("/repo/boards/sim/mem.py", fs.readFileSync(path.join(HERE, "mem_wasm.py")));
   mp.runPython("import sys\nsys.path.append('/repo')\nsys.path.append('/emu')\n");
   const chipbus = mp.pyimport("chipbus");
   bus = chipbus.ChipBus(opts.chip);
