@@ -30,6 +30,11 @@ BOOT_TIMEOUT_S = 60
 READY_TIMEOUT_S = 240  # the emulator imports ~100 KB of .mpy at ~1/7.5 of real time
 
 
+# console lines that mean the firmware failed (an uncaught exception's last
+# line, or the port's own fatal error)
+FATAL_LINE = re.compile(rb"^(MemoryError|[A-Za-z]+Error|KeyboardInterrupt|FATAL:)")
+
+
 class EmuError(RuntimeError):
     """One line a user can act on."""
 
@@ -95,6 +100,8 @@ class Console:
         self._cond = threading.Condition()
         self._echo = echo  # a binary stream that gets every byte once relaying
         self.closed = False
+        self.fatal = None  # the first console line that says the firmware failed
+        self._tail = b""
         threading.Thread(target=self._reader, daemon=True).start()
 
     def _reader(self):
@@ -109,6 +116,7 @@ class Console:
                     self._cond.notify_all()
                     return
                 self._buf += d
+                self._watch(d)
                 self._cond.notify_all()
             if self._echo is not None:
                 try:
@@ -116,6 +124,14 @@ class Console:
                     self._echo.flush()
                 except (OSError, ValueError):
                     pass
+
+    def _watch(self, d):
+        text = self._tail + d
+        lines = text.split(b"\n")
+        self._tail = lines.pop()[-200:]
+        for line in lines:
+            if self.fatal is None and FATAL_LINE.search(line):
+                self.fatal = line.strip().decode(errors="replace")
 
     def write(self, data):
         self._w.write(data)
@@ -306,7 +322,20 @@ class Host32:
         return self.console.take().decode(errors="replace") if self.console else ""
 
 
-FATAL = re.compile(rb"MemoryError|Traceback|FATAL:")
+
+
+def wait_ready(netns, target, timeout_s):
+    """True once the stack answers ping; False as soon as the firmware failed
+    (a fatal console line), its process ended, or the time ran out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if target.console.fatal or not target.alive():
+            return False
+        r = subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "1",
+                            "192.0.2.2"], capture_output=True)
+        if r.returncode == 0:
+            return True
+    return False
 
 
 def run_sim(board, netns, forward, heapsize, impair=None, commands=False, default_heap="64wK"):
@@ -353,11 +382,16 @@ def run_sim(board, netns, forward, heapsize, impair=None, commands=False, defaul
         relay.close_child_end()
         target.console.relay_to(sys.stderr.buffer)
         t0 = time.monotonic()
-        if not sim.wait_answering(netns, target.proc, READY_TIMEOUT_S):
-            why = "exited" if not target.alive() else "did not answer ARP/ping within %d s" \
-                % READY_TIMEOUT_S
-            print("emu: the stack on %s %s (see its console above)" % (board, why),
-                  file=sys.stderr)
+        if not wait_ready(netns, target, READY_TIMEOUT_S):
+            if target.console.fatal:
+                why = "failed at start-up: " + target.console.fatal
+                if "MemoryError" in why:
+                    why += " (heap exhausted: try a larger --heapsize)"
+            elif not target.alive():
+                why = "exited (status %s)" % target.proc.returncode
+            else:
+                why = "did not answer ARP/ping within %d s" % READY_TIMEOUT_S
+            print("emu: the stack on %s %s" % (board, why), file=sys.stderr)
             return 1
         print("emu: answering after %.0f s" % (time.monotonic() - t0), file=sys.stderr, flush=True)
         if impair:
