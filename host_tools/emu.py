@@ -324,6 +324,61 @@ class Host32:
 
 
 
+class Session:
+    """A namespace with the TAP, and the board's firmware answering on it
+    (for benchmarks and tools): with Session(board) as s: s.ns, s.target."""
+
+    def __init__(self, board, heap_bytes=BOARD_HEAP, netns=None, app="main"):
+        self.board = board
+        self.heap_bytes = heap_bytes
+        self.ns = netns or "emu%d" % os.getpid()
+        self.app = app
+        self.target = None
+        self.relay = None
+
+    def __enter__(self):
+        from host_tools import netns as nsmod
+        from host_tools import sim
+        from host_tools.tapwire import Relay
+
+        ok, why = nsmod.can_create()
+        if not ok:
+            raise EmuError("cannot make a namespace: " + why)
+        fd = nsmod.create(self.ns, sim.TAP_NAME, sim.HOST_IP + "/24")
+        self.relay = Relay(fd)
+        self.relay.start()
+        try:
+            if self.board.startswith("host32"):
+                self.target = Host32(self.board, self.heap_bytes).start(self.relay.child_fd)
+            else:
+                self.target = Emulator(self.board, self.heap_bytes).start(self.relay.child_fd)
+                self.target.run_firmware(self.app)
+            self.relay.close_child_end()
+            if not wait_ready(self.ns, self.target, READY_TIMEOUT_S):
+                raise EmuError("%s did not answer: %s" % (self.board, self.target.console.fatal
+                                                          or "no reply to ping"))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def run(self, *cmd, timeout=300):
+        return subprocess.run(["ip", "netns", "exec", self.ns] + list(cmd), capture_output=True,
+                              timeout=timeout)
+
+    def __exit__(self, *exc):
+        from host_tools import netns as nsmod
+
+        out = ""
+        if self.target is not None:
+            out = self.target.stop()
+        if self.relay is not None:
+            self.relay.stop()
+        nsmod.remove(self.ns)
+        self.output = out or ""
+        return False
+
+
 def wait_ready(netns, target, timeout_s):
     """True once the stack answers ping; False as soon as the firmware failed
     (a fatal console line), its process ended, or the time ran out."""

@@ -96,6 +96,7 @@ function feedUart() {
 
 // -- the chip on the SPI bus --------------------------------------------------------
 let bus = null;
+let spiBytes = 0;
 let wireSock = null;
 let strict = opts.strict === "1";
 const pendingFrames = [];
@@ -123,6 +124,7 @@ async function setupChip() {
   const spiIndex = Number(opts.spi);
   const spi = mcu.spi[spiIndex];
   spi.onTransmit = (v) => {
+    spiBytes++;
     if (!bus.checked) bus.check_bus(Math.round(spi.clockFrequency), (spi.control0 >> 6) & 1, (spi.control0 >> 7) & 1);
     spi.completeTransmit(bus.byte(v));
   };
@@ -207,7 +209,7 @@ if (opts["ctl-fd"] !== undefined) {
       if (line === "cycles") {
         ctl.write(`CYCLES ${mcu.core.cycles} ${Math.floor(mcu.clock.micros)}\n`);
       } else if (line === "counters") {
-        ctl.write(`COUNTERS ${bus ? bus.counters() : ""}\n`);
+        ctl.write(`COUNTERS spi_bytes=${spiBytes}${bus ? "," + bus.counters() : ""}\n`);
       } else {
         ctl.write(`ERROR unknown command ${line}\n`);
       }
