@@ -32,3 +32,6 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
     { grep -v "^WARNING: Location .* is ignored" || true; }
   touch "$stamp"
 fi
+
+# The emulated RP2040 boards and host32 heap figures (docs/emulator.md).
+bash host_tools/emu/setup.sh

@@ -155,6 +155,10 @@ def _commands(impairer, stream):
 
 def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, impair=None,
         app="main", app_args=(), commands=False):
+    from host_tools import emu
+
+    if emu.handles(board):  # emulated RP2040 or host32: host_tools/emu.py runs them
+        return emu.run_sim(board, netns, forward, heapsize, impair, commands)
     ok, why = nsmod.can_create()
     if not ok:
         print("sim: cannot start: " + why, file=sys.stderr)
