@@ -126,11 +126,12 @@ class Interface:
     def set_addr(self, ip, netmask, gateway):
         """Configure the address at run time (4-byte buffers); ip 0.0.0.0 takes
         it down. Copies into the existing buffers: sockets keep their state."""
+        if not ip4.addr_is(ip, 0, self.ip):
+            self._announced = False  # a new address is announced at the next poll
         for i in range(4):
             self.ip[i] = ip[i]
             self.netmask[i] = netmask[i]
             self.gateway[i] = gateway[i]
-        self._announced = False  # a new address is announced at the next poll
 
     # -- the engine ------------------------------------------------------------
 
