@@ -127,6 +127,17 @@ def test_server_back_gives_a_new_lease(dsim):
     assert r.stdout == b"200"
 
 
+def test_lease_and_renewals_with_the_heap_locked():
+    """The firmware's --heap-lock loop (every iface.poll under
+    micropython.heap_lock(), so every DHCP step inside it) through the first
+    lease and a renewal against dnsmasq: one allocation would stop it."""
+    with Sim("unix_tap", dhcp=True, heap_lock=True, app_args=["--config", CONFIG]) as s:
+        s.wait_for(lambda: s.status()["iface"]["dhcp_renewed"] >= 1, timeout=20,
+                   what="a renewal (T1 = 8 s)")
+        assert s.run("ping", "-c", "2", "-i", "0.2", "-W", "1", s.ip).returncode == 0
+        assert s.alive() and "ALLOCATION" not in s.log(), s.log()
+
+
 def test_nothing_left_behind(dsim):
     """dnsmasq runs in the namespace as the launcher's child; stopping the
     simulator ends it by PID and removes its lease directory."""
