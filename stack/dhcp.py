@@ -364,6 +364,8 @@ class DHCPClient:
         n = dhcp_msg.build(self, wd.DECLINE, _ZERO4, 0, self.addr, True)
         self.stats["dhcp_tx_decline"] += 1
         self._sock.sendto(self._tx, 0, n, _BCAST, 0, wd.SERVER_PORT)
+        for i in range(4):
+            self.addr[i] = 0  # the next DISCOVER does not ask for it again
         self._have_lease = False
         self._state = DECLINED
         self._wake_ms = ticks_add(now_ms, _DECLINE_WAIT_MS)

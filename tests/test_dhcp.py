@@ -325,7 +325,8 @@ def test_arp_conflict_while_probing_declines_and_waits_10_s(monkeypatch, kind):
     n.advance(9_950)
     assert n.take() == []  # no probes, no DISCOVER for 10 s (RFC 2131 3.1 step 5)
     n.advance(50)
-    assert options(n.one_dhcp())["message-type"] == 1
+    d = options(n.one_dhcp())
+    assert d["message-type"] == 1 and "requested_addr" not in d  # not the declined one
 
 
 def test_our_own_probe_echoed_back_is_not_a_conflict(monkeypatch):
