@@ -26,8 +26,8 @@ RANGE = ("192.0.2.100", "192.0.2.150")
 LEASE = "2m"  # dnsmasq's floor
 T1_S = 8  # after RFC 5227's probing (3-7 s), so the first renewal is a real one
 T2_S = 14
-DOMAIN = "test"
-LOCAL_TTL_S = 60  # TTL of its own records (host records, DHCP names)  # DHCP clients' hostnames are answered as NAME.test
+DOMAIN = "test"  # DHCP clients' hostnames are answered as NAME.test
+LOCAL_TTL_S = 60  # TTL of its own records (host records, DHCP names)
 HOST_RECORDS = (("device.test", HOST_IP),)
 CNAMES = (("www.device.test", "device.test"),)
 

@@ -38,7 +38,7 @@ class Config:
     dhcp_msg_bytes = 548  # largest DHCP message taken: RFC 2131's 576-byte IP datagram
     dhcp_init_delay_ms = 1_000  # random wait before the first DISCOVER (RFC 2131 4.4.1)
     dhcp_probes = 3  # RFC 5227 PROBE_NUM ARP probes before an address is used
-    dhcp_probe_ms = 1_000  # RFC 5227 PROBE_MIN; PROBE_WAIT, PROBE_MAX and ANNOUNCE_WAIT scale with it
+    dhcp_probe_ms = 1_000  # RFC 5227 PROBE_MIN (<= 16383); the other waits scale with it
     dhcp_lease_max_s = 0  # use at most this much of any lease (0: as granted)
     hostname = ""  # DHCP option 12; "" -> "mpy-" + the MAC's last three bytes
     # DNS resolver

@@ -23,15 +23,15 @@ def payload(mtype, opts=None, yiaddr=LEASED, xid=XID, chaddr=STACK_MAC, **bootp)
                                  **bootp) / DHCP(options=opts)))
 
 
-def raw_options(mtype_code, body):
+def raw_options(body):
     """A message whose option area is exactly `body` (after the cookie)."""
     p = payload("offer")
     return p[:OPTS] + bytearray(body)
 
 
 def frame(p, sport=67):
-    return (Ether(src=mac(HOST_MAC), dst="ff:ff:ff:ff:ff:ff") / IP(src=SERVER, dst="255.255.255.255")
-            / UDP(sport=sport, dport=68) / Raw(bytes(p)))
+    return (Ether(src=mac(HOST_MAC), dst="ff:ff:ff:ff:ff:ff")
+            / IP(src=SERVER, dst="255.255.255.255") / UDP(sport=sport, dport=68) / Raw(bytes(p)))
 
 
 def mutate(p, off, value):
@@ -48,38 +48,39 @@ CASES = [
     ("hlen", "SELECTING", mutate(payload("offer"), 2, 16), "dhcp_drop_format"),
     ("cookie", "SELECTING", mutate(payload("offer"), COOKIE + 3, 0), "dhcp_drop_format"),
     ("op_request", "SELECTING", mutate(payload("offer"), 0, 1), "dhcp_drop_format"),
-    ("length_past_end", "SELECTING", raw_options(2, [53, 1, 2] + SID[:5]), "dhcp_drop_options"),
+    ("length_past_end", "SELECTING", raw_options([53, 1, 2] + SID[:5]), "dhcp_drop_options"),
     ("length_past_end_before_end", "SELECTING",
-     raw_options(2, [53, 1, 2, 54, 40, 192, 0, 2, 1, 255]), "dhcp_drop_options"),
-    ("truncated_code", "SELECTING", raw_options(2, [53, 1, 2] + SID + [51]), "dhcp_drop_options"),
-    ("bad_overload_value", "SELECTING", raw_options(2, [53, 1, 2] + SID + [52, 1, 7, 255]),
+     raw_options([53, 1, 2, 54, 40, 192, 0, 2, 1, 255]), "dhcp_drop_options"),
+    ("truncated_code", "SELECTING", raw_options([53, 1, 2] + SID + [51]), "dhcp_drop_options"),
+    ("bad_overload_value", "SELECTING", raw_options([53, 1, 2] + SID + [52, 1, 7, 255]),
      "dhcp_drop_options"),
-    ("bad_overload_length", "SELECTING", raw_options(2, [53, 1, 2] + SID + [52, 2, 1, 1, 255]),
+    ("bad_overload_length", "SELECTING", raw_options([53, 1, 2] + SID + [52, 2, 1, 1, 255]),
      "dhcp_drop_options"),
     ("overloaded_file_broken", "SELECTING",
-     payload("offer", opts=[("message-type", "offer"), ("server_id", SERVER), (52, b"\x01"), "end"],
-             file=bytes([51, 200]) + bytes(126)), "dhcp_drop_options"),
-    ("no_message_type", "SELECTING", raw_options(2, SID + [255]), "dhcp_drop_options"),
-    ("message_type_length", "SELECTING", raw_options(2, [53, 2, 2, 2] + SID + [255]),
+     payload("offer", file=bytes([51, 200]) + bytes(126),
+             opts=[("message-type", "offer"), ("server_id", SERVER), (52, b"\x01"), "end"]),
      "dhcp_drop_options"),
-    ("server_id_length", "SELECTING", raw_options(2, [53, 1, 2, 54, 3, 192, 0, 2, 255]),
+    ("no_message_type", "SELECTING", raw_options(SID + [255]), "dhcp_drop_options"),
+    ("message_type_length", "SELECTING", raw_options([53, 2, 2, 2] + SID + [255]),
      "dhcp_drop_options"),
-    ("offer_without_server_id", "SELECTING", raw_options(2, [53, 1, 2, 255]), "dhcp_drop_options"),
-    ("ack_without_lease", "REQUESTING", raw_options(5, [53, 1, 5] + SID + [255]),
+    ("server_id_length", "SELECTING", raw_options([53, 1, 2, 54, 3, 192, 0, 2, 255]),
+     "dhcp_drop_options"),
+    ("offer_without_server_id", "SELECTING", raw_options([53, 1, 2, 255]), "dhcp_drop_options"),
+    ("ack_without_lease", "REQUESTING", raw_options([53, 1, 5] + SID + [255]),
      "dhcp_drop_options"),
     ("ack_subnet_length", "REQUESTING",
-     raw_options(5, [53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 1, 3, 255, 255, 255, 255]),
+     raw_options([53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 1, 3, 255, 255, 255, 255]),
      "dhcp_drop_options"),
     ("ack_router_length", "REQUESTING",
-     raw_options(5, [53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 3, 6, 1, 2, 3, 4, 5, 6, 255]),
+     raw_options([53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 3, 6, 1, 2, 3, 4, 5, 6, 255]),
      "dhcp_drop_options"),
     ("ack_dns_length", "REQUESTING",
-     raw_options(5, [53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 6, 5, 1, 2, 3, 4, 5, 255]),
+     raw_options([53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 6, 5, 1, 2, 3, 4, 5, 255]),
      "dhcp_drop_options"),
     ("ack_lease_length", "REQUESTING",
-     raw_options(5, [53, 1, 5] + SID + [51, 2, 0, 120, 255]), "dhcp_drop_options"),
+     raw_options([53, 1, 5] + SID + [51, 2, 0, 120, 255]), "dhcp_drop_options"),
     ("ack_t1_length", "REQUESTING",
-     raw_options(5, [53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 58, 2, 0, 60, 255]),
+     raw_options([53, 1, 5] + SID + [51, 4, 0, 0, 0, 120, 58, 2, 0, 60, 255]),
      "dhcp_drop_options"),
     ("offer_zero_address", "SELECTING", payload("offer", yiaddr="0.0.0.0"), "dhcp_drop_bad_addr"),
     ("offer_broadcast_address", "SELECTING", payload("offer", yiaddr="255.255.255.255"),

@@ -5,7 +5,7 @@ TTL cache, and getaddrinfo() on top."""
 import itertools
 
 import pytest
-from scapy.layers.dns import DNS, DNSQR, DNSRR
+from scapy.layers.dns import DNS, DNSRR
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw

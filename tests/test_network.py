@@ -219,9 +219,10 @@ def test_dhcp_and_dns_cost_nothing_until_used():
 
     arch = build.host_arch()  # .mpy as a board runs them (source would need a compiler heap)
     path = ROOT if arch is None else build.build_tree(arch, ROOT / "build", ("stack",))[0]
-    r = subprocess.run([MICROPYTHON, "-X", "heapsize=64wK", str(ROOT / "tests" / "network_mp_imports.py")],
-                       env=dict(os.environ, MICROPYPATH=str(path)), capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run([MICROPYTHON, "-X", "heapsize=64wK",
+                        str(ROOT / "tests" / "network_mp_imports.py")],
+                       env=dict(os.environ, MICROPYPATH=str(path)), capture_output=True,
+                       text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "LAZY OK" in r.stdout, r.stdout
     costs = dict((w[1], int(w[2])) for w in map(str.split, r.stdout.splitlines())

@@ -164,7 +164,12 @@ def u32_sat(buf, p):
 
 
 def same4(a, ao, b, bo):
-    return a[ao] == b[bo] and a[ao + 1] == b[bo + 1] and a[ao + 2] == b[bo + 2] and a[ao + 3] == b[bo + 3]
+    return (
+        a[ao] == b[bo]
+        and a[ao + 1] == b[bo + 1]
+        and a[ao + 2] == b[bo + 2]
+        and a[ao + 3] == b[bo + 3]
+    )
 
 
 # -- emit ------------------------------------------------------------------------
