@@ -11,7 +11,7 @@ import importlib
 import inspect
 import sys
 
-ALL = ("csum", "heap", "spi_bytes", "http", "calls", "callgrind", "compare")
+ALL = ("csum", "heap", "spi_bytes", "http", "heap32", "cycles", "calls", "callgrind", "compare")
 
 
 def main(argv):
