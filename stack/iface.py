@@ -151,11 +151,17 @@ class Interface:
             self.stats["rx_frames"] += 1
             self._eth_input(rx, n, now_ms)
         self.arp.poll(now_ms)
+        best = self.arp.poll_at(now_ms)
         if self.dhcp is not None:
             self.dhcp.poll(now_ms)
+            t = self.dhcp.poll_at(now_ms)
+            if t >= 0 and (best < 0 or t < best):
+                best = t
         if self.tcp is not None:
-            self.tcp.poll(now_ms)
-        return self.poll_at(now_ms)
+            t = self.tcp.poll(now_ms)  # runs the due timers and tells the next one
+            if t >= 0 and (best < 0 or t < best):
+                best = t
+        return _IDLE_MS if best < 0 else best
 
     def poll_at(self, now_ms):
         """ms until poll() has timer work to do (0: now)."""

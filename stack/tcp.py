@@ -106,6 +106,8 @@ class TCP:
         frames = fifo // (cfg.mtu + _FRAME_OVERHEAD) if fifo else 0
         self.wnd_max = frames * self.mss if frames > 1 else 0xFFFF
         self.conns = [Conn(self, cfg, i) for i in range(cfg.tcp_conns)]
+        self._last = self.conns[0]  # the connection _find() matched last
+        self.fast_path = True  # header prediction (tcp_input.predicted); tests turn it off
         self.listeners = [Listener(self) for _ in range(cfg.tcp_listeners)]
         self.now = 0
         self._stamp = 0
@@ -320,10 +322,14 @@ class TCP:
             if c is not None:
                 if c.t_rtx == _REARM:
                     tcp_timers.rearm(c, now_ms)
-                if c.state == SYN_SENT:
-                    tcp_input.syn_sent(c, buf, ip_off, o, hl, l4_len, now_ms)
+                s = c.state
+                if s == ESTABLISHED and self.fast_path:
+                    if tcp_input.predicted(c, buf, o, hl, l4_len, fl, now_ms):
+                        return
+                if s == SYN_SENT:
+                    tcp_input.syn_sent(c, buf, ip_off, o, hl, l4_len, fl, now_ms)
                 else:
-                    tcp_input.segment(c, buf, ip_off, o, hl, l4_len, now_ms)
+                    tcp_input.segment(c, buf, ip_off, o, hl, l4_len, fl, now_ms)
                 return
         seg_len = l4_len - hl
         if fl & _SYN:
@@ -350,6 +356,15 @@ class TCP:
             tcp_output.send_rst_reply(self, buf, ip_off, o, seg_len, fl)
 
     def _find(self, buf, ip_off, dport, sport):
+        c = self._last  # a burst of segments is usually for one connection
+        if (
+            c.local_port == dport
+            and c.remote_port == sport
+            and c.in_use
+            and c.state != CLOSED
+            and ip4.addr_is(buf, ip_off + ip4.SRC, c.remote_ip)
+        ):
+            return c
         for c in self.conns:
             if (
                 c.in_use
@@ -358,6 +373,7 @@ class TCP:
                 and c.state != CLOSED
                 and ip4.addr_is(buf, ip_off + ip4.SRC, c.remote_ip)
             ):
+                self._last = c
                 return c
         return None
 
