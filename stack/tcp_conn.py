@@ -47,6 +47,10 @@ class Conn:
         self.rx = Ring(cfg.tcp_rx_bytes)
         self.tx = Ring(cfg.tcp_tx_bytes)
         self.asm = Assembler(cfg.tcp_ooo_ranges)
+        # the receiver's SWS unit, min(MSS, ring/2) (RFC 1122 4.2.3.3): our
+        # MSS (rcv_mss) is the engine's, the same for every connection
+        half = cfg.tcp_rx_bytes >> 1
+        self.wnd_step = tcp.mss if tcp.mss < half else half
         self.remote_ip = bytearray(4)
         self.nodelay = False
         self.cork = False

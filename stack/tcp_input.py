@@ -462,7 +462,7 @@ def _text(c, buf, doff, d0, dlen):
         # ACK. Otherwise the delayed-ACK timer.
         if holes or c.ack_bytes >= 2 * c.snd_mss:
             c.ack_now = True
-        elif c.rcv_adv - c.rcv_nxt < out.rcv_step(c):
+        elif c.rcv_adv - c.rcv_nxt < c.wnd_step:
             out.ack_soon(c)
         elif c.t_ack == _NO_TIMER:
             c.t_ack = tcp.delack_deadline()

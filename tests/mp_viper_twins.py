@@ -3,6 +3,7 @@
 import os
 
 from stack import csum, mem
+from stack.wire import tcp as wtcp
 
 
 def rnd(n):
@@ -49,4 +50,24 @@ for so in range(8):
         for n in (0, 1, 2, 3, 4, 5, 15, 16, 17, 18, 31, 32, 33, 34, 100):
             if csum._sum16_viper(src, so, n, 0) != csum.sum16_py(src, so, n, 0):
                 raise SystemExit("csum mismatch n=%d off=%d" % (n, so))
+# sequence offsets: every distance class, the clamp edges, negative offsets
+seg = bytearray(40)
+edges = (0, 1, 0xFFFF, 0x10000, 0x3FFFFFFF, 0x40000000, 0x7FFFFFFF, 0x80000000,
+         0xBFFFFFFF, 0xC0000000, 0xC0000001, 0xFFFFFFFF)
+for _ in range(3000):
+    v = edges[rnd(len(edges))] if rnd(4) == 0 else int.from_bytes(os.urandom(4), "big")
+    b = int.from_bytes(os.urandom(4), "big")
+    seg[24:28] = v.to_bytes(4, "big")
+    hi = b >> 16
+    lo = b & 0xFFFF
+    got = wtcp._rel_viper(seg, 20, 4, hi, lo)
+    if got != wtcp.rel_py(seg, 20, 4, hi, lo):
+        raise SystemExit("rel mismatch v=%d b=%d" % (v, b))
+    a1 = bytearray(40)
+    a2 = bytearray(40)
+    wtcp._put_rel_viper(a1, 20, 8, hi, lo, got)
+    wtcp.put_rel_py(a2, 20, 8, hi, lo, got)
+    if a1 != a2:
+        raise SystemExit("put_rel mismatch r=%d b=%d" % (got, b))
+    checked += 1
 print("OK", checked)
