@@ -38,6 +38,7 @@ class Neighbours:
         self._frames = [bytearray(cfg.mtu + eth.HDR_LEN) for _ in range(_PENDING_FRAMES)]
         self._frame_len = [0] * _PENDING_FRAMES
         self._frame_used = bytearray(_PENDING_FRAMES)
+        self.gen = 0  # bumped on every change of an entry: headers made from it expire
         self.watch = None  # its arp_seen(buf, o) sees every valid ARP packet (stack/acd.py)
         self.stats = _stats.register(
             iface.stats,
@@ -96,6 +97,7 @@ class Neighbours:
         return victim
 
     def _release(self, i, reason):
+        self.gen += 1
         s = self._slot[i]
         if s != _NO_SLOT:
             self._frame_used[s] = 0
@@ -182,6 +184,7 @@ class Neighbours:
             for k in range(6):
                 self._mac[m + k] = buf[o + warp.SHA + k]
             self._state[i] = _RESOLVED
+            self.gen += 1
             self._stamp[i] = now_ms
             self._flush(i)
         if for_us and warp.oper(buf, o) == warp.OP_REQUEST:
@@ -216,6 +219,7 @@ class Neighbours:
                         self._request(i, now_ms)
             elif st == _RESOLVED and ticks_diff(now_ms, self._stamp[i]) >= self._ttl_ms:
                 self._state[i] = _FREE
+                self.gen += 1
 
     def poll_at(self, now_ms):
         """ms until the next retry, or -1 if nothing is pending."""

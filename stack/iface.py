@@ -93,6 +93,29 @@ class Interface:
             return False
         self._ident = (self._ident + 1) & 0xFFFF
         ip4.write(buf, _IP_OFF, tl, self._ident, self.cfg.ttl, proto, self.ip, dst, dst_off)
+        self._l4_csum(buf, proto, l4_len)
+        n = eth.HDR_LEN + tl
+        if ip4.is_broadcast(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
+            eth.write_broadcast(buf, self.mac, eth.TYPE_IP4)
+            return self.send_frame(buf, n)
+        eth.write(buf, self.mac, 0, self.mac, eth.TYPE_IP4)  # source and type; dst below
+        i = self._next_hop(buf, _IP_OFF + ip4.DST)
+        if i < 0:
+            if ip4.same_subnet(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
+                return self.arp.hold(buf, n, buf, _IP_OFF + ip4.DST, self._now)
+            return self.arp.hold(buf, n, self.gateway, 0, self._now)
+        self.arp.copy_mac(i, buf, eth.DST_OFF)
+        return self.send_frame(buf, n)
+
+    def _next_hop(self, dst, dst_off):
+        """The neighbour entry of the next hop to dst (on the subnet: dst
+        itself, else the gateway), or -1 while it is not resolved."""
+        if ip4.same_subnet(dst, dst_off, self.ip, self.netmask):
+            return self.arp.mac_of(dst, dst_off)
+        return self.arp.mac_of(self.gateway, 0)
+
+    def _l4_csum(self, buf, proto, l4_len):
+        """The TCP or UDP checksum over the pseudo-header (RFC 9293 3.1, RFC 768)."""
         if proto == ip4.PROTO_TCP or proto == ip4.PROTO_UDP:
             c = csum.checksum(
                 buf,
@@ -108,20 +131,39 @@ class Interface:
                 co = _L4_OFF + _TCP_CSUM
             buf[co] = c >> 8
             buf[co + 1] = c & 0xFF
-        n = eth.HDR_LEN + tl
-        if ip4.is_broadcast(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
-            eth.write_broadcast(buf, self.mac, eth.TYPE_IP4)
-            return self.send_frame(buf, n)
-        if ip4.same_subnet(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
-            hop, hop_off = buf, _IP_OFF + ip4.DST
-        else:
-            hop, hop_off = self.gateway, 0
-        eth.write(buf, self.mac, 0, self.mac, eth.TYPE_IP4)  # source and type; dst below
-        i = self.arp.mac_of(hop, hop_off)
+
+    # A connection sends many datagrams to one place. header() writes the
+    # Ethernet and IPv4 headers send_ip4 would put in front of them once, into
+    # the connection's own 34 bytes; send_header() then only copies them and
+    # fills in the length, identification and checksums. Both take the same
+    # route as send_ip4 (they share _next_hop and ip4.write); the copy holds
+    # for as long as the neighbour table's generation does not change.
+
+    def header(self, hdr, proto, dst, dst_off):
+        """Write the headers to dst into hdr[0:34] (the IPv4 checksum field
+        holds the sum of the fixed fields, see ip4.finish). Returns the
+        neighbour table generation they are valid for, or -1 when they
+        cannot be reused: a broadcast, no address, or the next hop not
+        resolved (send_ip4 holds the frame and asks)."""
+        if not self.ip[0] or ip4.is_broadcast(dst, dst_off, self.ip, self.netmask):
+            return -1
+        i = self._next_hop(dst, dst_off)
         if i < 0:
-            return self.arp.hold(buf, n, hop, hop_off, self._now)
-        self.arp.copy_mac(i, buf, eth.DST_OFF)
-        return self.send_frame(buf, n)
+            return -1
+        gen = self.arp.gen
+        eth.write(hdr, self.mac, 0, self.mac, eth.TYPE_IP4)
+        self.arp.copy_mac(i, hdr, eth.DST_OFF)
+        ip4.write(hdr, _IP_OFF, 0, 0, self.cfg.ttl, proto, self.ip, dst, dst_off)
+        ip4.keep_sum(hdr, _IP_OFF)
+        return gen
+
+    def send_header(self, buf, hdr, proto, l4_len):
+        """Send the L4 message in buf behind a copy of header()'s hdr."""
+        mem.copy(buf, 0, hdr, 0, _L4_OFF)
+        self._ident = (self._ident + 1) & 0xFFFF
+        ip4.finish(buf, _IP_OFF, ip4.HDR_LEN + l4_len, self._ident)
+        self._l4_csum(buf, proto, l4_len)
+        return self.send_frame(buf, _L4_OFF + l4_len)
 
     def set_addr(self, ip, netmask, gateway):
         """Configure the address at run time (4-byte buffers); ip 0.0.0.0 takes

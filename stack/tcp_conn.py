@@ -52,6 +52,7 @@ class Conn:
         half = cfg.tcp_rx_bytes >> 1
         self.wnd_step = tcp.mss if tcp.mss < half else half
         self.remote_ip = bytearray(4)
+        self.hdr = bytearray(34)  # Ethernet + IPv4 headers to the peer (iface.header)
         self.nodelay = False
         self.cork = False
         self.keepalive = False
@@ -73,6 +74,7 @@ class Conn:
         self.passive = False
         self.local_port = 0
         self.remote_port = 0
+        self.hdr_gen = -1  # neighbour generation hdr holds for; -1: not made yet
         # sequence bases as 16-bit halves
         self.iss_hi = 0
         self.iss_lo = 0

@@ -112,6 +112,29 @@ def write(buf, o, tl, ident, ttl, proto_, src, dst, dst_off):
     buf[o + _CSUM + 1] = c & 0xFF
 
 
+def keep_sum(buf, o):
+    """For a header written with total length and identification 0: replace
+    its checksum by the folded sum of its words (the fixed fields' share of
+    every later checksum, RFC 1071), for finish()."""
+    s = (~((buf[o + _CSUM] << 8) | buf[o + _CSUM + 1])) & 0xFFFF
+    buf[o + _CSUM] = s >> 8
+    buf[o + _CSUM + 1] = s & 0xFF
+
+
+def finish(buf, o, tl, ident):
+    """Fill in total length, identification and checksum of a header whose
+    checksum field holds keep_sum()'s sum (RFC 1624: only these two changed)."""
+    s = ((buf[o + _CSUM] << 8) | buf[o + _CSUM + 1]) + tl + ident
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (~((s & 0xFFFF) + (s >> 16))) & 0xFFFF
+    buf[o + _TOTAL_LEN] = tl >> 8
+    buf[o + _TOTAL_LEN + 1] = tl & 0xFF
+    buf[o + _IDENT] = ident >> 8
+    buf[o + _IDENT + 1] = ident & 0xFF
+    buf[o + _CSUM] = s >> 8
+    buf[o + _CSUM + 1] = s & 0xFF
+
+
 def parse_addr(text):
     """'192.0.2.2' -> bytearray(4); ValueError on anything else."""
     parts = text.split(".")
