@@ -8,7 +8,7 @@ from micropython import const
 
 from stack import mem
 from stack import stats as _stats
-from stack.clock import ticks_diff
+from stack.clock import ticks_add, ticks_diff
 from stack.wire import arp as warp
 from stack.wire import eth
 
@@ -38,7 +38,7 @@ class Neighbours:
         self._frames = [bytearray(cfg.mtu + eth.HDR_LEN) for _ in range(_PENDING_FRAMES)]
         self._frame_len = [0] * _PENDING_FRAMES
         self._frame_used = bytearray(_PENDING_FRAMES)
-        self.gen = 0  # bumped on every change of an entry: headers made from it expire
+        self._next = None  # when poll() next has work (ticks); None: look at once
         self.watch = None  # its arp_seen(buf, o) sees every valid ARP packet (stack/acd.py)
         self.stats = _stats.register(
             iface.stats,
@@ -94,10 +94,11 @@ class Neighbours:
         for k in range(4):
             self._ip[j + k] = buf[off + k]
         self._stamp[victim] = now_ms
+        self._next = None  # a new deadline: poll() looks again
         return victim
 
     def _release(self, i, reason):
-        self.gen += 1
+        self._iface.gen += 1  # headers made by iface.header() expire
         s = self._slot[i]
         if s != _NO_SLOT:
             self._frame_used[s] = 0
@@ -145,6 +146,7 @@ class Neighbours:
         )
         self._tries[i] += 1
         self._stamp[i] = now_ms
+        self._next = None  # a new deadline: poll() looks again
         self.stats["arp_tx_request"] += 1
         iface.send_frame(b, eth.HDR_LEN + warp.LEN)
 
@@ -184,8 +186,9 @@ class Neighbours:
             for k in range(6):
                 self._mac[m + k] = buf[o + warp.SHA + k]
             self._state[i] = _RESOLVED
-            self.gen += 1
+            self._iface.gen += 1  # headers made by iface.header() expire
             self._stamp[i] = now_ms
+            self._next = None  # a new deadline: poll() looks again
             self._flush(i)
         if for_us and warp.oper(buf, o) == warp.OP_REQUEST:
             b = iface.tx_buf
@@ -209,29 +212,40 @@ class Neighbours:
     # -- timers ---------------------------------------------------------------
 
     def poll(self, now_ms):
+        """Retries and expiry. The scan of every entry runs only when one is
+        due (or a deadline was set since): most polls see no ARP work."""
+        nxt = self._next
+        if nxt is not None and ticks_diff(nxt, now_ms) > 0:
+            return
+        nxt = ticks_add(now_ms, self._ttl_ms)  # no entry: nothing before this
         for i in range(self._n):
             st = self._state[i]
             if st == _PENDING:
                 if ticks_diff(now_ms, self._stamp[i]) >= self._retry_ms:
                     if self._tries[i] >= self._tries_max:
                         self._release(i, "arp_drop_unresolved")
-                    else:
-                        self._request(i, now_ms)
-            elif st == _RESOLVED and ticks_diff(now_ms, self._stamp[i]) >= self._ttl_ms:
-                self._state[i] = _FREE
-                self.gen += 1
+                        continue
+                    self._request(i, now_ms)
+                t = ticks_add(self._stamp[i], self._retry_ms)
+            elif st == _RESOLVED:
+                if ticks_diff(now_ms, self._stamp[i]) >= self._ttl_ms:
+                    self._state[i] = _FREE
+                    self._iface.gen += 1  # headers made by iface.header() expire
+                    continue
+                t = ticks_add(self._stamp[i], self._ttl_ms)
+            else:
+                continue
+            if ticks_diff(t, nxt) < 0:
+                nxt = t
+        self._next = nxt
 
     def poll_at(self, now_ms):
-        """ms until the next retry, or -1 if nothing is pending."""
-        best = -1
-        for i in range(self._n):
-            if self._state[i] == _PENDING:
-                left = self._retry_ms - ticks_diff(now_ms, self._stamp[i])
-                if left < 0:
-                    left = 0
-                if best < 0 or left < best:
-                    best = left
-        return best
+        """ms until poll() has work (0: now)."""
+        nxt = self._next
+        if nxt is None:
+            return 0
+        d = ticks_diff(nxt, now_ms)
+        return d if d > 0 else 0
 
     def entries(self):
         """Plain data for the REPL: [(ip, mac, state)]."""

@@ -68,6 +68,9 @@ class Interface:
         self.dhcp = None  # a stack.dhcp client while DHCP runs (it sets this), else None
         self.dns = bytearray(4 * cfg.dns_servers)  # resolvers in use; 0.0.0.0 = none
         self._ident = 0
+        # bumped whenever a route may change (our address, a neighbour entry):
+        # headers made by header() hold only for the generation they were made in
+        self.gen = 0
         self._announced = False
         self._now = 0  # time of the current poll(): ARP stamps frames held by send_ip4
 
@@ -137,12 +140,12 @@ class Interface:
     # the connection's own 34 bytes; send_header() then only copies them and
     # fills in the length, identification and checksums. Both take the same
     # route as send_ip4 (they share _next_hop and ip4.write); the copy holds
-    # for as long as the neighbour table's generation does not change.
+    # for as long as self.gen does not change.
 
     def header(self, hdr, proto, dst, dst_off):
         """Write the headers to dst into hdr[0:34] (the IPv4 checksum field
         holds the sum of the fixed fields, see ip4.finish). Returns the
-        neighbour table generation they are valid for, or -1 when they
+        generation (self.gen) they are valid for, or -1 when they
         cannot be reused: a broadcast, no address, or the next hop not
         resolved (send_ip4 holds the frame and asks)."""
         if not self.ip[0] or ip4.is_broadcast(dst, dst_off, self.ip, self.netmask):
@@ -150,7 +153,7 @@ class Interface:
         i = self._next_hop(dst, dst_off)
         if i < 0:
             return -1
-        gen = self.arp.gen
+        gen = self.gen
         eth.write(hdr, self.mac, 0, self.mac, eth.TYPE_IP4)
         self.arp.copy_mac(i, hdr, eth.DST_OFF)
         ip4.write(hdr, _IP_OFF, 0, 0, self.cfg.ttl, proto, self.ip, dst, dst_off)
@@ -170,6 +173,7 @@ class Interface:
         it down. Copies into the existing buffers: sockets keep their state."""
         if not ip4.addr_is(ip, 0, self.ip):
             self._announced = False  # a new address is announced at the next poll
+        self.gen += 1
         for i in range(4):
             self.ip[i] = ip[i]
             self.netmask[i] = netmask[i]

@@ -74,7 +74,7 @@ class Conn:
         self.passive = False
         self.local_port = 0
         self.remote_port = 0
-        self.hdr_gen = -1  # neighbour generation hdr holds for; -1: not made yet
+        self.hdr_gen = -1  # iface.gen that hdr holds for; -1: not made yet
         # sequence bases as 16-bit halves
         self.iss_hi = 0
         self.iss_lo = 0

@@ -100,7 +100,7 @@ def emit(c, seq, n, flags):
     st["tcp_tx_segs"] += 1
     if flags & _RST:
         st["tcp_tx_rst"] += 1
-    if c.hdr_gen != iface.arp.gen:
+    if c.hdr_gen != iface.gen:
         c.hdr_gen = iface.header(c.hdr, _PROTO_TCP, c.remote_ip, 0)
     if c.hdr_gen < 0:
         iface.send_ip4(b, _PROTO_TCP, c.remote_ip, 0, hl + n)

@@ -33,8 +33,7 @@ class Iface:
         self.n = 0
         self.drop_next_data = 0
 
-    class arp:
-        gen = 0
+    gen = 0
 
     def header(self, hdr, proto, dst, dst_off):
         return -1  # every segment through send_ip4 (the real Interface is tested elsewhere)

@@ -273,7 +273,7 @@ def test_reused_headers_send_the_same_frame_as_send_ip4():
     dst = bytes((192, 0, 2, 1))
     hdr = bytearray(34)
     gen = iface.header(hdr, ip4.PROTO_UDP, dst, 0)
-    assert gen == iface.arp.gen
+    assert gen == iface.gen
     for n in (0, 1, 17, 1000, 1472):
         l4 = _udp_message(iface, n)
         iface.send_ip4(iface.tx_buf, ip4.PROTO_UDP, dst, 0, l4)
@@ -299,7 +299,10 @@ def test_reused_headers_expire_when_the_neighbour_changes():
     gen = iface.header(hdr, ip4.PROTO_UDP, dst, 0)
     assert gen >= 0 and hdr[0:6] == HOST_MAC
     _learn(iface, drv, hw=b"\x02\x00\x00\x00\x00\x77", now=2)  # the host's MAC changes
-    assert iface.arp.gen != gen
+    assert iface.gen != gen
     gen = iface.header(hdr, ip4.PROTO_UDP, dst, 0)
     assert hdr[0:6] == b"\x02\x00\x00\x00\x00\x77"
     assert iface.header(hdr, ip4.PROTO_UDP, b"\xff\xff\xff\xff", 0) == -1  # broadcast
+    gen = iface.gen
+    iface.set_addr(bytes((192, 0, 2, 9)), iface.netmask, iface.gateway)  # our address moves
+    assert iface.gen != gen

@@ -28,8 +28,7 @@ class FakeIface:
         self.sent = []  # decoded segments
         self.keep = True
 
-    class arp:
-        gen = 0
+    gen = 0
 
     def header(self, hdr, proto, dst, dst_off):
         return -1  # no reusable headers: every segment goes through send_ip4
