@@ -3,6 +3,7 @@
 import os
 
 from stack import csum, mem
+from stack.wire import eth, ip4
 from stack.wire import tcp as wtcp
 
 
@@ -69,5 +70,32 @@ for _ in range(3000):
     wtcp.put_rel_py(a2, 20, 8, hi, lo, got)
     if a1 != a2:
         raise SystemExit("put_rel mismatch r=%d b=%d" % (got, b))
+    checked += 1
+# the small header writers and comparisons
+for _ in range(1000):
+    a = bytearray(os.urandom(40))
+    b = bytearray(a)
+    args = (rnd(0x10000), rnd(0x10000), 20 + 4 * rnd(11), rnd(0x100), rnd(0x10000))
+    wtcp._write_viper(a, 6, *args)
+    wtcp.write_py(b, 6, *args)
+    if a != b:
+        raise SystemExit("tcp write mismatch %r" % (args,))
+    hdr = bytearray(os.urandom(24))
+    h2 = bytearray(hdr)
+    tl = rnd(0x10000)
+    ident = rnd(0x10000)
+    ip4._finish_viper(hdr, 2, tl, ident)
+    ip4.finish_py(h2, 2, tl, ident)
+    if hdr != h2:
+        raise SystemExit("ip4 finish mismatch")
+    x = bytearray(os.urandom(10))
+    y = bytearray(x[3:7]) if rnd(2) else bytearray(os.urandom(4))
+    if ip4._addr_is_viper(x, 3, y) != ip4.addr_is_py(x, 3, y):
+        raise SystemExit("addr_is mismatch")
+    m = bytearray(x[0:6]) if rnd(2) else bytearray(os.urandom(6))
+    if rnd(3) == 0:
+        m[rnd(6)] ^= 1
+    if eth._dst_is_viper(x, m) != eth.dst_is_py(x, m):
+        raise SystemExit("dst_is mismatch")
     checked += 1
 print("OK", checked)

@@ -120,50 +120,6 @@ def put_rel_py(buf, o, field, base_hi, base_lo, r):
     buf[o + field + 3] = lo & 0xFF
 
 
-if _VIPER:
-    import micropython
-
-    # The same arithmetic in viper: called two or three times per segment,
-    # a viper call costs about a third of the plain one (bench/README.md).
-    # Every value stays within 17 bits until the final small result, so the
-    # word size (32 or 64 bits) does not matter. tests/mp_viper_twins.py
-    # holds them equal to the twins.
-    @micropython.viper
-    def _rel_viper(buf, o: int, field: int, base_hi: int, base_lo: int) -> int:
-        p = ptr8(buf)
-        i = o + field
-        d_lo = ((p[i + 2] << 8) | p[i + 3]) - base_lo
-        d_hi = ((p[i] << 8) | p[i + 1]) - base_hi
-        if d_lo < 0:
-            d_lo += 0x10000
-            d_hi -= 1
-        d_hi &= 0xFFFF
-        if d_hi >= 0x8000:
-            d_hi -= 0x10000
-        if d_hi >= 0x4000:
-            return FAR
-        if d_hi < -0x4000 or (d_hi == -0x4000 and d_lo == 0):
-            return -FAR
-        return (d_hi << 16) + d_lo
-
-    @micropython.viper
-    def _put_rel_viper(buf, o: int, field: int, base_hi: int, base_lo: int, r: int):
-        lo = base_lo + (r & 0xFFFF)
-        hi = base_hi + (r >> 16) + (lo >> 16)
-        p = ptr8(buf)
-        i = o + field
-        p[i] = (hi >> 8) & 0xFF
-        p[i + 1] = hi & 0xFF
-        p[i + 2] = (lo >> 8) & 0xFF
-        p[i + 3] = lo & 0xFF
-
-    rel = _rel_viper
-    put_rel = _put_rel_viper
-else:
-    rel = rel_py
-    put_rel = put_rel_py
-
-
 def put32(buf, o, field, hi, lo):
     buf[o + field] = hi >> 8
     buf[o + field + 1] = hi & 0xFF
@@ -171,7 +127,7 @@ def put32(buf, o, field, hi, lo):
     buf[o + field + 3] = lo & 0xFF
 
 
-def write(buf, o, sport, dport, hl, flags_, win):
+def write_py(buf, o, sport, dport, hl, flags_, win):
     """Ports, data offset, flags, window; checksum and urgent pointer zero.
     Sequence and acknowledgment fields are written with put_rel/put32."""
     buf[o + _SRC_PORT] = sport >> 8
@@ -255,3 +211,65 @@ def write_sack_permitted(buf, o):
     buf[o + 2] = OPT_SACK_OK
     buf[o + 3] = 2
     return 4
+
+
+if _VIPER:
+    import micropython
+
+    # The same arithmetic in viper: called two or three times per segment,
+    # a viper call costs about a third of the plain one (bench/README.md).
+    # Every value stays within 17 bits until the final small result, so the
+    # word size (32 or 64 bits) does not matter. tests/mp_viper_twins.py
+    # holds them equal to the twins.
+    @micropython.viper
+    def _rel_viper(buf, o: int, field: int, base_hi: int, base_lo: int) -> int:
+        p = ptr8(buf)
+        i = o + field
+        d_lo = ((p[i + 2] << 8) | p[i + 3]) - base_lo
+        d_hi = ((p[i] << 8) | p[i + 1]) - base_hi
+        if d_lo < 0:
+            d_lo += 0x10000
+            d_hi -= 1
+        d_hi &= 0xFFFF
+        if d_hi >= 0x8000:
+            d_hi -= 0x10000
+        if d_hi >= 0x4000:
+            return FAR
+        if d_hi < -0x4000 or (d_hi == -0x4000 and d_lo == 0):
+            return -FAR
+        return (d_hi << 16) + d_lo
+
+    @micropython.viper
+    def _put_rel_viper(buf, o: int, field: int, base_hi: int, base_lo: int, r: int):
+        lo = base_lo + (r & 0xFFFF)
+        hi = base_hi + (r >> 16) + (lo >> 16)
+        p = ptr8(buf)
+        i = o + field
+        p[i] = (hi >> 8) & 0xFF
+        p[i + 1] = hi & 0xFF
+        p[i + 2] = (lo >> 8) & 0xFF
+        p[i + 3] = lo & 0xFF
+
+    @micropython.viper
+    def _write_viper(buf, o: int, sport: int, dport: int, hl: int, flags_: int, win: int):
+        p = ptr8(buf)
+        p[o + _SRC_PORT] = sport >> 8
+        p[o + _SRC_PORT + 1] = sport & 0xFF
+        p[o + _DST_PORT] = dport >> 8
+        p[o + _DST_PORT + 1] = dport & 0xFF
+        p[o + _DOFF] = (hl >> 2) << 4
+        p[o + _FLAGS] = flags_
+        p[o + _WINDOW] = win >> 8
+        p[o + _WINDOW + 1] = win & 0xFF
+        p[o + CSUM_OFF] = 0
+        p[o + CSUM_OFF + 1] = 0
+        p[o + _URG_PTR] = 0
+        p[o + _URG_PTR + 1] = 0
+
+    rel = _rel_viper
+    put_rel = _put_rel_viper
+    write = _write_viper
+else:
+    rel = rel_py
+    put_rel = put_rel_py
+    write = write_py
