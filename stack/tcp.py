@@ -4,6 +4,9 @@
 # tcp_input.py, sending in tcp_output.py, timers in tcp_timers.py, the
 # application API on Conn in tcp_conn.py. API: docs/tcp.md.
 import os
+from random import getrandbits
+
+import micropython
 
 from micropython import const
 
@@ -78,6 +81,16 @@ _STAT_NAMES = (
 )
 
 
+def _random_f(f):
+    """Four random bytes without allocating (getrandbits under 30 bits is a small int)."""
+    a = getrandbits(16)
+    b = getrandbits(16)
+    f[0] = a >> 8
+    f[1] = a & 0xFF
+    f[2] = b >> 8
+    f[3] = b & 0xFF
+
+
 class Listener:
     def __init__(self, tcp):
         self.tcp = tcp
@@ -114,6 +127,7 @@ class TCP:
         self._next_port = 0
         # RFC 6528: per-boot secret for the ISN hash
         self._secret = bytes(os.urandom(16))
+        self._f = bytearray(4)  # F() of the ISN being made (see _iss)
         # sequence offsets are rebased by rebase_by once past rebase_at
         # (both far below 2**30; tests make them small)
         self.rebase_at = 1 << 28
@@ -191,25 +205,44 @@ class TCP:
     # -- ISN (RFC 6528) --------------------------------------------------------
 
     def _iss(self, c, now):
+        """RFC 6528: ISN = M + F(4-tuple, secret), F a SHA-256 keyed by a
+        per-boot secret. Hashing allocates, and Interface.poll() runs with the
+        heap locked, so the lock is opened around it: this is connection
+        set-up, not the per-segment path. If the application holds the heap
+        locked as well, or the port has no hashlib, F is random bits instead
+        (no allocation; ISNs then do not grow per 4-tuple)."""
+        f = self._f
+        opened = self.iface.in_poll
+        if opened:
+            micropython.heap_unlock()
         try:
-            import hashlib  # only at connection set-up
-        except ImportError:  # a port without hashlib: a random offset instead of F()
-            hashlib = None
-        if hashlib is not None:
-            h = hashlib.sha256(self._secret)
-            h.update(self.iface.ip)
-            h.update(c.remote_ip)
-            h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
-            h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
-            d = h.digest()
-        else:
-            d = os.urandom(4)
+            self._hash_f(c, f)
+        except MemoryError:
+            _random_f(f)
+        finally:
+            if opened:
+                micropython.heap_lock()
         # M: a 4 us clock (RFC 6528 3), here from ms ticks: now * 250 mod 2**32
         m_lo = (now & 0xFFFF) * 250
         m_hi = ((now >> 16) & 0xFFFF) * 250 + (m_lo >> 16)
-        lo = ((d[2] << 8) | d[3]) + (m_lo & 0xFFFF)
-        c.iss_hi = (((d[0] << 8) | d[1]) + m_hi + (lo >> 16)) & 0xFFFF
+        lo = ((f[2] << 8) | f[3]) + (m_lo & 0xFFFF)
+        c.iss_hi = (((f[0] << 8) | f[1]) + m_hi + (lo >> 16)) & 0xFFFF
         c.iss_lo = lo & 0xFFFF
+
+    def _hash_f(self, c, f):
+        try:
+            import hashlib  # only at connection set-up
+        except ImportError:  # a port without hashlib
+            _random_f(f)
+            return
+        h = hashlib.sha256(self._secret)
+        h.update(self.iface.ip)
+        h.update(c.remote_ip)
+        h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
+        h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
+        d = h.digest()
+        for i in range(4):
+            f[i] = d[i]
 
     # -- application entry points ------------------------------------------------
 

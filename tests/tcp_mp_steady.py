@@ -34,6 +34,7 @@ class Iface:
         self.drop_next_data = 0
 
     gen = 0
+    in_poll = False
 
     def header(self, hdr, proto, dst, dst_off):
         return -1  # every segment through send_ip4 (the real Interface is tested elsewhere)

@@ -29,6 +29,7 @@ class FakeIface:
         self.keep = True
 
     gen = 0
+    in_poll = False
 
     def header(self, hdr, proto, dst, dst_off):
         return -1  # no reusable headers: every segment goes through send_ip4
