@@ -79,7 +79,10 @@ def sim(board, netns, forward, no_forward, heapsize, frozen, heap_lock, impair, 
 @click.option("--out", default="build", show_default=True, help="output folder")
 @click.option("--no-heap", is_flag=True,
               help="leave out the heap column (it imports every module in the unix port)")
-def build(board, arch, out, no_heap):
+@click.option("--package-json", is_flag=True,
+              help="write package.json (what `mpremote mip install github:OWNER/REPO` "
+                   "installs) from the tree, and nothing else")
+def build(board, arch, out, no_heap, package_json):
     """Compile the stack with mpy-cross.
 
     With --board, prints a table of every module: its .mpy bytes and the heap
@@ -88,6 +91,11 @@ def build(board, arch, out, no_heap):
     """
     from host_tools import build as buildmod
 
+    if package_json:
+        path = buildmod.ROOT / "package.json"
+        path.write_text(buildmod.package_json_text())
+        click.echo("wrote %s (version %s)" % (path, buildmod.version()))
+        return
     if board:
         if arch:
             raise click.UsageError("--arch comes from the board file; give one of them")

@@ -303,3 +303,44 @@ def run_board(board, out_dir="build", heap=True):
     measured = import_heap(names) if heap else {}
     print("\n".join(size_table(board, facts, rows, measured)))
     return 0
+
+
+# -- package.json for mip ------------------------------------------------------------------------
+
+
+def version():
+    """stack.__version__, read from stack/__init__.py."""
+    for node in ast.parse((ROOT / "stack" / "__init__.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise ValueError("stack/__init__.py has no __version__")
+
+
+def firmware_modules():
+    """The firmware/ files a board runs besides main.py (what main.py imports)."""
+    names = [n for n in board_modules("unix_tap") if n.split(".")[0] == "firmware"]
+    return sorted(str(module_file(n).relative_to(ROOT)) for n in names)
+
+
+def hardware_boards():
+    return sorted(p.stem for p in (ROOT / "boards").glob("*.py")
+                  if p.stem != "__init__" and board_facts(p.stem)["PORT"] != "unix")
+
+
+def package_json():
+    """package.json for `mpremote mip install github:OWNER/REPO` (sources into
+    /lib: the whole stack, the firmware modules, the hardware board files)."""
+    files = [str(p.relative_to(ROOT)) for p in sources(("stack",))]
+    files += firmware_modules()
+    files += ["boards/__init__.py"] + ["boards/%s.py" % b for b in hardware_boards()]
+    return {"urls": [[f, f] for f in files], "deps": [], "version": version()}
+
+
+def package_json_text():
+    import json
+
+    doc = package_json()
+    lines = ",\n".join("    %s" % json.dumps(u) for u in doc["urls"])
+    return '{\n  "urls": [\n%s\n  ],\n  "deps": [],\n  "version": %s\n}\n' % (
+        lines, json.dumps(doc["version"]))
