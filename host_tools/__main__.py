@@ -103,6 +103,66 @@ def build(board, arch, out, no_heap, package_json):
     sys.exit(buildmod.run(arch or "armv6m", out))
 
 
+# -- deploy, monitor, pty-board ------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--board", required=True, metavar="BOARD",
+              help="the board file (boards/BOARD.py) the build is made for")
+@click.option("--port", required=True, metavar="PORT",
+              help="the board's serial port (/dev/ttyACM0, /dev/ttyUSB0, ...)")
+@click.option("--out", default="build", show_default=True,
+              help="build folder (the build is made or brought up to date first)")
+@click.option("--no-reset", "reset", is_flag=True, flag_value=False, default=True,
+              help="leave the board in its REPL instead of soft-resetting it to run main.py")
+@click.option("--no-progress", "progress", is_flag=True, flag_value=False, default=True,
+              help="no progress bar")
+def deploy(board, port, out, reset, progress):
+    """Copy the board's build to the board over its raw REPL (mpremote).
+
+    Builds first (as build --board), then copies /lib/stack/, /lib/firmware/,
+    /lib/boards/, /lib/board.mpy and /main.py: only the files whose SHA-256 on
+    the board differs. Files in those folders that the build does not hold are
+    removed (a .py left by mip would shadow the .mpy). A running program is
+    interrupted with Ctrl-C; at the end a soft reset starts the new main.py.
+    """
+    from host_tools import deploy as deploymod
+
+    sys.exit(deploymod.run(board, port, out, reset, progress))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--port", required=True, metavar="PORT",
+              help="the board's serial port (/dev/ttyACM0, /dev/ttyUSB0, ...)")
+def monitor(port):
+    """Show the board's console and type into it.
+
+    Keys go to the board as typed, Ctrl-C (interrupt) and Ctrl-D (soft reset)
+    included; Ctrl-] or Ctrl-X quits. Connecting sends nothing, so a running
+    program keeps running.
+    """
+    from host_tools import monitor as monitormod
+
+    sys.exit(monitormod.run(port))
+
+
+@cli.command("pty-board", context_settings=CONTEXT)
+@click.option("--root", default="build/pty-board", show_default=True,
+              help="host folder that is the board's filesystem (/, /lib, /main.py)")
+@click.option("--run-main", is_flag=True,
+              help="run /main.py after a soft reset from the friendly REPL, as a board does")
+def pty_board(root, run_main):
+    """A MicroPython unix-port "board" on a pseudo-terminal, for deploy,
+    monitor and mpremote without hardware.
+
+    Prints PORT /dev/pts/N; the unix port's REPL answers there, with its raw
+    REPL (what mpremote drives) and a soft reset on Ctrl-D. Ctrl-C stops it.
+    """
+    from host_tools import ptyboard
+
+    sys.exit(ptyboard.run(root, run_main))
+
+
 def main(argv=None):
     return cli.main(args=argv, prog_name="python -m host_tools")
 
