@@ -12,6 +12,7 @@ from boards import mac_from_uid
 
 PORT = "esp32"
 ARCH = "xtensawin"
+FLASH_CHIP = "esp32"  # esptool chip family (the image offset comes from it)
 CHIP = "enc28j60"
 SPI_ID = 1
 SCK = 14

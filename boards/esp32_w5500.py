@@ -13,6 +13,7 @@ from boards import mac_from_uid
 
 PORT = "esp32"  # MicroPython port (firmware: the ESP32_GENERIC build)
 ARCH = "xtensawin"  # mpy-cross -march for the ESP32's Xtensa LX6
+FLASH_CHIP = "esp32"  # esptool chip family (the image offset comes from it)
 CHIP = "w5500"
 SPI_ID = 1
 SCK = 14

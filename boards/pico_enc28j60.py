@@ -11,6 +11,7 @@ from boards import mac_from_uid
 
 PORT = "rp2"
 ARCH = "armv6m"
+FLASH_CHIP = "rp2040"  # what flash writes to: a UF2 for this family, onto the RPI-RP2 drive
 CHIP = "enc28j60"
 SPI_ID = 1
 SCK = 10

@@ -10,6 +10,7 @@ from boards import mac_from_uid
 
 PORT = "rp2"  # MicroPython port (firmware: the W5500_EVB_PICO or RPI_PICO build)
 ARCH = "armv6m"  # mpy-cross -march for the RP2040's Cortex-M0+
+FLASH_CHIP = "rp2040"  # what flash writes to: a UF2 for this family, onto the RPI-RP2 drive
 CHIP = "w5500"
 SPI_ID = 0
 SCK = 18

@@ -103,6 +103,36 @@ def build(board, arch, out, no_heap, package_json):
     sys.exit(buildmod.run(arch or "armv6m", out))
 
 
+# -- flash -------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--board", required=True, metavar="BOARD",
+              help="the board file (boards/BOARD.py): it names the chip to flash")
+@click.option("--port", metavar="PORT",
+              help="ESP32: the serial port (/dev/ttyUSB0). RP2040: the RPI-RP2 drive's folder, "
+                   "or the serial port of a board running MicroPython (flash asks it to "
+                   "enter BOOTSEL); without it, a mounted RPI-RP2 drive is looked for")
+@click.option("--firmware", required=True, metavar="FILE", type=click.Path(),
+              help="the MicroPython image: a .uf2 for RP2040 boards, a .bin for ESP32 boards")
+@click.option("--erase", is_flag=True,
+              help="ESP32: erase the whole flash first (the board's files go too)")
+@click.option("--no-progress", "progress", is_flag=True, flag_value=False, default=True,
+              help="no progress bar")
+def flash(board, port, firmware, erase, progress):
+    """Write a MicroPython firmware image onto a board.
+
+    ESP32 boards: esptool writes the .bin at the offset its chip family boots
+    from (0x1000 on ESP32 and ESP32-S2, 0 on S3/C3/C6; a whole-flash image with
+    padding goes at 0). RP2040 boards: the .uf2 is copied onto the RPI-RP2
+    drive. The image is checked first: a file that is not a firmware image,
+    or one built for another chip, is refused before the board is touched.
+    """
+    from host_tools import flash as flashmod
+
+    sys.exit(flashmod.run(board, port, firmware, progress, erase))
+
+
 # -- deploy, monitor, pty-board ------------------------------------------------------------------
 
 
@@ -144,6 +174,26 @@ def monitor(port):
     from host_tools import monitor as monitormod
 
     sys.exit(monitormod.run(port))
+
+
+@cli.command("test", context_settings=CONTEXT)
+@click.option("--ip", metavar="ADDRESS", help="the board's IPv4 address")
+@click.option("--port", metavar="PORT",
+              help="the board's serial port instead: it is soft-reset and its address read "
+                   "from the console (the 'IP a.b.c.d' line firmware/main.py prints)")
+def test_cmd(ip, port):
+    """Run the network checks against a live board and print a pass/fail table.
+
+    ARP, ping, UDP echo (port 7), the HTTP page, and 1 MB each way over TCP
+    (GET /bulk checked byte for byte, POST /sink counted by the board). Exit
+    status 0 only if every check passed. For the simulator, run it inside its
+    namespace: sudo ip netns exec stacksim python -m host_tools test --ip 192.0.2.2
+    """
+    if bool(ip) == bool(port):
+        raise click.UsageError("give one of --ip and --port")
+    from host_tools import nettest
+
+    sys.exit(nettest.run(ip, port))
 
 
 @cli.command("pty-board", context_settings=CONTEXT)
