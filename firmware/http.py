@@ -143,7 +143,7 @@ class HTTPServer:
         max_clients=4,
         backlog=4,
         head_max=1024,
-        out_max=1024,
+        out_max=1536,
         chunk=2048,
         idle_ms=10000,
         poll_factory=None,
@@ -516,8 +516,20 @@ class HTTPServer:
         if route == 1:
             o = self._head(c, 200, b"text/html; charset=utf-8", -1)
             e = page.render_status(c.out, o, self.info, self)
-            put_int(c.out, c.len_at, e - o)
-            c.out_n = o if head_only else e
+            tail = page.TAIL  # a constant: the page's plot, tables and script
+            n = len(tail)
+            put_int(c.out, c.len_at, e - o + n)
+            if head_only:
+                c.out_n = o
+            elif e + n <= len(c.out):
+                # one write, so one segment: a second write would go out on
+                # its own (TCP_NODELAY) and cost "/" a segment and its ACK
+                c.out[e : e + n] = tail
+                c.out_n = e + n
+            else:
+                c.out_n = e
+                c.body = tail
+                c.body_off = 0
         elif route == 2:
             body = page.stats_json(self.info, self)
             o = self._head(c, 200, b"application/json", len(body))

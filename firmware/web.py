@@ -37,8 +37,10 @@ def start(iface, cfg=None, port=PORT, max_clients=0):
         # listener's queue quickly. (A burst of SYNs larger than the backlog
         # still makes the engine recycle a half-open TCB: docs/http.md.)
         max_clients = conns
+    # out_max: the "/" answer (head, values and page.TAIL) in one buffer, so it
+    # leaves in one write and one segment (1460 B: the MSS at MTU 1500)
     return HTTPServer(ssock, info=page.StackInfo(iface), port=port, max_clients=max_clients,
-                      backlog=conns, head_max=768, out_max=768, chunk=1460)
+                      backlog=conns, head_max=768, out_max=1460, chunk=1460)
 
 
 def _run(argv):
