@@ -324,8 +324,18 @@ def firmware_modules():
 
 
 def hardware_boards():
-    return sorted(p.stem for p in (ROOT / "boards").glob("*.py")
-                  if p.stem != "__init__" and board_facts(p.stem)["PORT"] != "unix")
+    """Board files for real boards: not the host's (PORT unix) nor the
+    emulator's (emu_*), which only the project's own tests run."""
+    found = []
+    for p in sorted((ROOT / "boards").glob("*.py")):
+        if p.stem == "__init__" or p.stem.startswith("emu_"):
+            continue
+        try:
+            if board_facts(p.stem)["PORT"] != "unix":
+                found.append(p.stem)
+        except ValueError:
+            continue
+    return found
 
 
 def package_json():

@@ -11,8 +11,14 @@ import pytest
 from scenario import ROOT, Sim
 
 
+def host_tools_in(sim, *args):
+    """python -m host_tools ARGS inside the simulator's namespace."""
+    return sim.run("env", "PYTHONPATH=" + str(ROOT), sys.executable, "-m", "host_tools", *args,
+                   timeout=240)
+
+
 def nettest(sim, ip):
-    return sim.run(sys.executable, "-m", "host_tools", "test", "--ip", ip, timeout=240)
+    return host_tools_in(sim, "test", "--ip", ip)
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +66,22 @@ def test_usage_errors():
     r = subprocess.run([sys.executable, "-m", "host_tools", "test", "--port", "/dev/ttyNOPE9"],
                        cwd=str(ROOT), capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "no port /dev/ttyNOPE9" in r.stderr
+
+
+def test_port_reads_the_address_from_the_console_then_checks_it(w5500, tmp_path):
+    """--port: the console part against a pty board (the unix port's REPL; its
+    /main.py prints the line firmware/main.py prints once its interface is
+    up), the network part against the simulated board at that address."""
+    from host_tools.ptyboard import PtyBoard
+
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "main.py").write_text("print('HEAP used=1 free=2')\nprint('IP %s')\n" % w5500.ip)
+    with PtyBoard(flash, run_main=True) as pb:
+        r = host_tools_in(w5500, "test", "--port", pb.device)
+        resets = pb.resets
+    out, err = r.stdout.decode(), r.stderr.decode()
+    assert r.returncode == 0, out + err
+    assert "the board on %s is at %s" % (pb.device, w5500.ip) in err
+    assert resets == 1  # test soft-reset the board to read its start-up lines
+    assert "result: 6 of 6 checks passed" in out
