@@ -24,6 +24,9 @@ INT = 4
 # The ENC28J60's maximum (80 MHz APB / 4, exact); errata #1 needs >= 8 MHz.
 SPI_HZ = 20_000_000
 FULL_DUPLEX = False  # no autonegotiation on this chip: see pico_enc28j60
+# The address: by DHCP (firmware/main.py starts network.LAN's client), or
+# with DHCP = False the static one below.
+DHCP = True
 IP = "192.0.2.2"
 NETMASK = "255.255.255.0"
 GATEWAY = "192.0.2.1"

@@ -25,6 +25,9 @@ INT = 4
 # ESP-IDF's example runs this wiring at 16 MHz; 20 MHz (80 MHz APB / 4) stays
 # well inside the W5500's 80 MHz and works on short jumper wires.
 SPI_HZ = 20_000_000
+# The address: by DHCP (firmware/main.py starts network.LAN's client), or
+# with DHCP = False the static one below.
+DHCP = True
 IP = "192.0.2.2"
 NETMASK = "255.255.255.0"
 GATEWAY = "192.0.2.1"

@@ -27,6 +27,9 @@ SPI_HZ = 20_000_000
 # to half duplex, so half duplex is the safe default (True only on a port fixed
 # to 10 Mbit/s full duplex).
 FULL_DUPLEX = False
+# The address: by DHCP (firmware/main.py starts network.LAN's client), or
+# with DHCP = False the static one below.
+DHCP = True
 IP = "192.0.2.2"
 NETMASK = "255.255.255.0"
 GATEWAY = "192.0.2.1"

@@ -23,6 +23,9 @@ INT = 21
 # clk_peri/2 in master mode, and picks the nearest rate below the one asked:
 # 31.25 MHz from a 125 MHz clk_peri. The traces are short, on the board.
 SPI_HZ = 33_000_000
+# The address: by DHCP (firmware/main.py starts network.LAN's client), or
+# with DHCP = False the static one below.
+DHCP = True
 IP = "192.0.2.2"
 NETMASK = "255.255.255.0"
 GATEWAY = "192.0.2.1"

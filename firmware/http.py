@@ -110,6 +110,14 @@ def _digits(buf, a, b):
     return v
 
 
+def _cork(sock, on):
+    """TCP_CORK (IPPROTO_TCP 6, option 3: Linux's numbers, and the stack's)."""
+    try:
+        sock.setsockopt(6, 3, on)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 class _Client:
     def __init__(self, head_max, out_max):
         self.sock = None
@@ -143,7 +151,7 @@ class HTTPServer:
         max_clients=4,
         backlog=4,
         head_max=1024,
-        out_max=1536,
+        out_max=1024,
         chunk=2048,
         idle_ms=10000,
         poll_factory=None,
@@ -517,18 +525,12 @@ class HTTPServer:
             o = self._head(c, 200, b"text/html; charset=utf-8", -1)
             e = page.render_status(c.out, o, self.info, self)
             tail = page.TAIL  # a constant: the page's plot, tables and script
-            n = len(tail)
-            put_int(c.out, c.len_at, e - o + n)
+            put_int(c.out, c.len_at, e - o + len(tail))
             if head_only:
                 c.out_n = o
-            elif e + n <= len(c.out):
-                # one write, so one segment: a second write would go out on
-                # its own (TCP_NODELAY) and cost "/" a segment and its ACK
-                c.out[e : e + n] = tail
-                c.out_n = e + n
             else:
                 c.out_n = e
-                c.body = tail
+                c.body = tail  # sent as it is (corked: one segment with the values)
                 c.body_off = 0
         elif route == 2:
             body = page.stats_json(self.info, self)
@@ -609,6 +611,7 @@ class HTTPServer:
 
     def _start_send(self, c):
         c.state = _ST_SEND
+        _cork(c.sock, 1)  # head and body leave in full segments, not one per write
         self._want(c, _POLLOUT)
         self._send(c)
 
@@ -656,6 +659,7 @@ class HTTPServer:
 
     def _done(self, c):
         c.body = None
+        _cork(c.sock, 0)  # the response is complete: its last segment goes now
         if c.cont:  # "100 Continue" went out: now the body
             c.cont = False
             c.state = _ST_BODY

@@ -12,7 +12,7 @@ include("$(PORT_DIR)/boards/manifest.py")
 package("stack", base_path="..", opt=3)
 package(
     "firmware",
-    files=["__init__.py", "http.py", "page.py", "udp_services.py", "web.py"],
+    files=["__init__.py", "http.py", "net_services.py", "page.py", "udp_services.py", "web.py"],
     base_path="..",
     opt=3,
 )

@@ -217,7 +217,7 @@ def _put_how(buf, p, info, full=True):
         p = put_int(buf, p, left // 1000)
         p = put(buf, p, b" s left")
     server = getattr(dhcp, "server", None)
-    if full and server:
+    if full and server is not None and (isinstance(server, str) or server[0]):
         p = put(buf, p, b", server ")
         if isinstance(server, str):
             p = put(buf, p, _SERVER.of(server))

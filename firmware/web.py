@@ -37,10 +37,8 @@ def start(iface, cfg=None, port=PORT, max_clients=0):
         # listener's queue quickly. (A burst of SYNs larger than the backlog
         # still makes the engine recycle a half-open TCB: docs/http.md.)
         max_clients = conns
-    # out_max: the "/" answer (head, values and page.TAIL) in one buffer, so it
-    # leaves in one write and one segment (1460 B: the MSS at MTU 1500)
     return HTTPServer(ssock, info=page.StackInfo(iface), port=port, max_clients=max_clients,
-                      backlog=conns, head_max=768, out_max=1460, chunk=1460)
+                      backlog=conns, head_max=768, out_max=768, chunk=1460)
 
 
 def _run(argv):
@@ -97,6 +95,7 @@ def _run(argv):
                 gc.enable()
                 print("ALLOC requests=%d bytes=%d per_request=%d" % (n, used, used // n))
                 probe = 0
+        w = iface.poll_at(time.ticks_ms())  # the step may have armed a timer
         if w is None or w < 0 or w > 50:
             w = 50
         drv.wait(w)

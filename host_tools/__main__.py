@@ -26,7 +26,8 @@ def cli():
 
 @cli.command(context_settings=CONTEXT)
 @click.option("--board", default="unix_tap", show_default=True,
-              help="board module in boards/ (unix_tap, sim_enc28j60, sim_w5500)")
+              help="board module in boards/ (unix_tap, sim_enc28j60, sim_w5500, host32_tap, "
+                   "emu_rp2040_w5500, emu_rp2040_enc28j60)")
 @click.option("--netns", default="stacksim", show_default=True,
               help="network namespace to create (it must not exist yet)")
 @click.option("--forward", metavar="HOST:PORT",
@@ -46,11 +47,14 @@ def cli():
               help="firmware/APP.py to run (tcp_services for the TCP tests)")
 @click.option("--commands", is_flag=True,
               help="read 'impair SPEC' / 'impair off' / 'impair-counts' lines on stdin")
+@click.option("--dhcp", is_flag=True,
+              help="configure the stack by DHCP from dnsmasq on the Linux side (addresses "
+                   "192.0.2.100-150, host record device.test); READY names the leased address")
 @click.option("--source", is_flag=True,
               help="run the .py sources instead of a .mpy build (needs a bigger heap)")
 @click.argument("app_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- APP_ARGS...]")
 def sim(board, netns, forward, no_forward, heapsize, frozen, heap_lock, impair, app, commands,
-        source, app_args):
+        dhcp, source, app_args):
     """Run the stack on a simulated board behind a TAP.
 
     Creates the namespace with a TAP whose Linux side is 192.0.2.1/24, starts
@@ -63,7 +67,7 @@ def sim(board, netns, forward, no_forward, heapsize, frozen, heap_lock, impair, 
     from host_tools import sim as simmod
 
     sys.exit(simmod.run(board, netns, None if no_forward else forward, heapsize, heap_lock,
-                        source, frozen, impair, app, list(app_args), commands))
+                        source, frozen, impair, app, list(app_args), commands, dhcp))
 
 
 # -- build -------------------------------------------------------------------------------------

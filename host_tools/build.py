@@ -324,14 +324,14 @@ def firmware_modules():
 
 
 def hardware_boards():
-    """Board files for real boards: not the host's (PORT unix) nor the
-    emulator's (emu_*), which only the project's own tests run."""
+    """Board files for real boards: not the host's (PORT unix, host32) nor
+    the emulator's (emu_*), which only the project's own tests run."""
     found = []
     for p in sorted((ROOT / "boards").glob("*.py")):
         if p.stem == "__init__" or p.stem.startswith("emu_"):
             continue
         try:
-            if board_facts(p.stem)["PORT"] != "unix":
+            if board_facts(p.stem)["PORT"] not in ("unix", "host32"):
                 found.append(p.stem)
         except ValueError:
             continue

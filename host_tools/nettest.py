@@ -7,7 +7,8 @@ own tools and sockets are the peer; every check is bounded in time.
 
 With --port, the board's address comes from its console: test interrupts
 the running program (Ctrl-C), soft-resets the board (Ctrl-D) and reads what
-firmware/main.py prints until its "IP a.b.c.d" line.
+firmware/main.py prints until its "IP a.b.c.d" line (static) or a
+"NET ... ip=a.b.c.d" line with a leased address (DHCP).
 """
 
 import http.client
@@ -184,7 +185,9 @@ def table(checks):
     return lines
 
 
-IP_LINE = re.compile(rb"\bIP (\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b")
+# firmware/main.py prints "IP a.b.c.d" for a static address; with DHCP its
+# watcher prints "NET status=... dhcp=bound ip=a.b.c.d" once leased
+IP_LINE = re.compile(rb"(?:\bIP |\bip=)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b")
 
 
 def address_from_console(port, timeout_s=30):
@@ -204,9 +207,9 @@ def address_from_console(port, timeout_s=30):
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             seen += s.read(256)
-            m = IP_LINE.search(seen)
-            if m:
-                return m.group(1).decode()
+            for m in IP_LINE.finditer(seen):
+                if m.group(1) != b"0.0.0.0":  # DHCP not bound yet
+                    return m.group(1).decode()
         raise serialport.PortError("the board on %s printed no 'IP a.b.c.d' line within %d s "
                                    "after a soft reset; its console said: %r"
                                    % (port, timeout_s, seen[-300:]))

@@ -38,6 +38,7 @@ class Neighbours:
         self._frames = [bytearray(cfg.mtu + eth.HDR_LEN) for _ in range(_PENDING_FRAMES)]
         self._frame_len = [0] * _PENDING_FRAMES
         self._frame_used = bytearray(_PENDING_FRAMES)
+        self.watch = None  # its arp_seen(buf, o) sees every valid ARP packet (stack/acd.py)
         self.stats = _stats.register(
             iface.stats,
             "arp_rx",
@@ -162,9 +163,12 @@ class Neighbours:
             self.stats["arp_drop_short" if r == warp.DROP_SHORT else "arp_drop_format"] += 1
             return
         self.stats["arp_rx"] += 1
+        if self.watch is not None:
+            self.watch.arp_seen(buf, o)
         iface = self._iface
         for_us = (
-            buf[o + warp.TPA] == iface.ip[0]
+            iface.ip[0]
+            and buf[o + warp.TPA] == iface.ip[0]
             and buf[o + warp.TPA + 1] == iface.ip[1]
             and buf[o + warp.TPA + 2] == iface.ip[2]
             and buf[o + warp.TPA + 3] == iface.ip[3]
