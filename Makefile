@@ -1,6 +1,6 @@
 # make sim   - run the stack on a simulated board, reachable from the host
 # make test  - the whole test suite (unit on CPython, scenarios on the MicroPython unix port)
-# make bench - benchmarks with their baselines
+# make bench - benchmarks with their baselines (BENCH="callgrind" or BENCH="compare --quick": some)
 # A real board (README "Flash a real board"):
 #   make build   BOARD=w5500_evb_pico
 #   make flash   BOARD=w5500_evb_pico FIRMWARE=RPI_PICO.uf2 [PORT=/media/$USER/RPI-RP2]
@@ -8,6 +8,7 @@
 #   make monitor PORT=/dev/ttyACM0
 #   make board-test PORT=/dev/ttyACM0   (or IP=192.168.1.50)
 BOARD ?= sim_w5500
+BENCH ?=
 PORT ?=
 IP ?=
 FIRMWARE ?=
@@ -25,7 +26,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 build: setup
 	$(PY) -m host_tools build --board $(BOARD)
