@@ -9,6 +9,7 @@ architecture (x64), so its 64 KB heap holds what a board's would.
 import ast
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -224,28 +225,36 @@ def build_board(board, out_dir="build"):
 
 
 _HEAP_PROBE = """\
-import gc, sys
+import gc, micropython
 names = %r
 cost = [0] * len(names)
 for i in range(len(names)):
     gc.collect()
+    micropython.qstr_info()
     before = gc.mem_alloc()
     try:
         __import__(names[i])
     except Exception as e:
         cost[i] = -1
+        micropython.qstr_info()
         continue
     gc.collect()
     cost[i] = gc.mem_alloc() - before
+    micropython.qstr_info()
 print("HEAP", " ".join(str(c) for c in cost))
 """
+_QSTR_LINE = re.compile(r"qstr pool: .*n_total_bytes=(\d+)")
+QSTR_ROW = "(qstr pools)"
 
 
 def import_heap(names):
     """Heap bytes each module takes when imported after the ones before it (so
     its own code and globals, not its dependencies'), measured in the
     MicroPython unix port on this machine's .mpy build. {name: bytes}, -1 for
-    a module the unix port cannot import."""
+    a module the unix port cannot import. The names a module interns go to
+    qstr pools that grow in steps, charged to whichever module crosses a step:
+    they are taken out of each module's figure and given as one more entry,
+    QSTR_ROW, so that no module carries a pool step that is not its own."""
     arch = host_arch()
     if arch is None:
         return {}
@@ -255,11 +264,17 @@ def import_heap(names):
     mp = str(Path(sys.executable).parent / "micropython")
     r = subprocess.run([mp, "-X", "heapsize=4M", "-c", _HEAP_PROBE % (list(names),)],
                        env=dict(os.environ, MICROPYPATH=".frozen:" + str(out_root)),
-                       capture_output=True,
-                       text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120)
+    pools = [int(m.group(1)) for m in _QSTR_LINE.finditer(r.stdout)]
     for line in r.stdout.splitlines():
-        if line.startswith("HEAP "):
-            return dict(zip(names, (int(c) for c in line.split()[1:])))
+        if line.startswith("HEAP ") and len(pools) == 2 * len(names):
+            costs = [int(c) for c in line.split()[1:]]
+            out = {}
+            for i, name in enumerate(names):
+                grew = pools[2 * i + 1] - pools[2 * i]
+                out[name] = costs[i] - grew if costs[i] >= 0 else -1
+            out[QSTR_ROW] = pools[-1] - pools[0]
+            return out
     return {}
 
 
@@ -278,13 +293,17 @@ def size_table(board, facts, rows, heap):
         total += size
         if h is not None and h > 0:
             heap_total += h
+    if QSTR_ROW in heap:
+        lines.append("%-34s %10s %12d" % (QSTR_ROW, "", heap[QSTR_ROW]))
+        heap_total += heap[QSTR_ROW]
     lines.append("%-34s %10d %12s" % ("total (%d files)" % len(rows), total,
                                       heap_total if heap else "-"))
     if heap:
         lines.append("* heap: bytes each module takes when imported from .mpy after the ones "
-                     "above it, measured in the MicroPython unix port (x86-64: objects are "
-                     "about twice their size on a 32-bit board); frozen modules keep their "
-                     "code in flash and take less. main.py runs as a script.")
+                     "it needs, measured in the MicroPython unix port (x86-64: objects are "
+                     "about twice their size on a 32-bit board); the names all modules intern "
+                     "are the qstr pools row; frozen modules keep code and names in flash "
+                     "and take less. main.py runs as a script.")
     return lines
 
 
