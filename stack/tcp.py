@@ -4,7 +4,6 @@
 # tcp_input.py, sending in tcp_output.py, timers in tcp_timers.py, the
 # application API on Conn in tcp_conn.py. API: docs/tcp.md.
 import os
-from random import getrandbits
 
 import micropython
 
@@ -81,16 +80,6 @@ _STAT_NAMES = (
 )
 
 
-def _random_f(f):
-    """Four random bytes without allocating (getrandbits under 30 bits is a small int)."""
-    a = getrandbits(16)
-    b = getrandbits(16)
-    f[0] = a >> 8
-    f[1] = a & 0xFF
-    f[2] = b >> 8
-    f[3] = b & 0xFF
-
-
 class Listener:
     def __init__(self, tcp):
         self.tcp = tcp
@@ -128,6 +117,8 @@ class TCP:
         # RFC 6528: per-boot secret for the ISN hash
         self._secret = bytes(os.urandom(16))
         self._f = bytearray(4)  # F() of the ISN being made (see _iss)
+        self._ma = 0  # _mix_f's state, two 16-bit words
+        self._mb = 0
         # sequence offsets are rebased by rebase_by once past rebase_at
         # (both far below 2**30; tests make them small)
         self.rebase_at = 1 << 28
@@ -209,16 +200,15 @@ class TCP:
         per-boot secret. Hashing allocates, and Interface.poll() runs with the
         heap locked, so the lock is opened around it: this is connection
         set-up, not the per-segment path. If the application holds the heap
-        locked as well, or the port has no hashlib, F is random bits instead
-        (no allocation; ISNs then do not grow per 4-tuple)."""
+        locked as well, or the port has no hashlib, F comes from _mix_f."""
         f = self._f
         opened = self.iface.in_poll
         if opened:
             micropython.heap_unlock()
         try:
             self._hash_f(c, f)
-        except MemoryError:
-            _random_f(f)
+        except (ImportError, MemoryError):
+            self._mix_f(c, f)
         finally:
             if opened:
                 micropython.heap_lock()
@@ -230,11 +220,8 @@ class TCP:
         c.iss_lo = lo & 0xFFFF
 
     def _hash_f(self, c, f):
-        try:
-            import hashlib  # only at connection set-up
-        except ImportError:  # a port without hashlib
-            _random_f(f)
-            return
+        import hashlib  # only at connection set-up
+
         h = hashlib.sha256(self._secret)
         h.update(self.iface.ip)
         h.update(c.remote_ip)
@@ -243,6 +230,37 @@ class TCP:
         d = h.digest()
         for i in range(4):
             f[i] = d[i]
+
+    def _mix_f(self, c, f):
+        """F without allocating: the 4-tuple and the secret mixed by 16-bit
+        add-rotate-xor rounds (every value a small int on a 32-bit port). Not
+        the cryptographic hash RFC 6528 asks for, but keyed, per 4-tuple, and
+        so still growing with M for one 4-tuple."""
+        sec = self._secret
+        self._ma = (sec[0] << 8) | sec[1]
+        self._mb = (sec[2] << 8) | sec[3]
+        ip = self.iface.ip
+        r = c.remote_ip
+        self._mix((ip[0] << 8) | ip[1], sec, 4)
+        self._mix((ip[2] << 8) | ip[3], sec, 6)
+        self._mix((r[0] << 8) | r[1], sec, 8)
+        self._mix((r[2] << 8) | r[3], sec, 10)
+        self._mix(c.local_port, sec, 12)
+        self._mix(c.remote_port, sec, 14)
+        for i in range(4):  # more rounds: every input bit reaches every output bit
+            self._mix(0, sec, 4 + 2 * i)
+        f[0] = self._ma >> 8
+        f[1] = self._ma & 0xFF
+        f[2] = self._mb >> 8
+        f[3] = self._mb & 0xFF
+
+    def _mix(self, w, sec, i):
+        a = (self._ma + (w ^ ((sec[i] << 8) | sec[i + 1]))) & 0xFFFF
+        a = ((a << 5) | (a >> 11)) & 0xFFFF
+        b = self._mb ^ a
+        b = ((b << 11) | (b >> 5)) & 0xFFFF
+        self._ma = (a + b) & 0xFFFF
+        self._mb = b
 
     # -- application entry points ------------------------------------------------
 
