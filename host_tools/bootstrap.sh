@@ -38,3 +38,10 @@ fi
 
 # The emulated RP2040 boards and host32 heap figures (docs/emulator.md).
 bash host_tools/emu/setup.sh
+
+# The simulator's TAP relay in C (host_tools/tapwire.c; the launcher falls back
+# to the Python one if it is missing, and uses that one to impair the link).
+if [ ! -x build/tapwire ] || [ host_tools/tapwire.c -nt build/tapwire ]; then
+  mkdir -p build
+  gcc -O2 -Wall -Werror -o build/tapwire host_tools/tapwire.c
+fi
