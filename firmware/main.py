@@ -2,7 +2,8 @@
 #
 # On a board, boot runs this file with no arguments and the board module is
 # /board.py. In the simulator: micropython firmware/main.py --board NAME --fd N
-# [--heap-lock]. --heap-lock runs every poll and echo step under
+# [--heap-lock] [--pcap FILE]. --pcap records every frame both ways
+# (stack/drivers/pcap.py). --heap-lock runs every poll and echo step under
 # micropython.heap_lock(), proving the steady state allocates nothing.
 import gc
 import sys
@@ -30,6 +31,9 @@ def parse_args(argv):
             opts["heap_lock"] = True
         elif a == "--config":
             opts["config"] = parse_config(argv[i + 1])
+            i += 1
+        elif a == "--pcap":
+            opts["pcap"] = argv[i + 1]  # every frame both ways, to this file
             i += 1
         elif a == "--measure-base":
             opts["measure_base"] = True
@@ -94,6 +98,10 @@ def start(opts):
     board = load_board(opts)
     cfg = board.config().update(opts.get("config", {}))
     drv = board.driver(opts)
+    if "pcap" in opts:
+        from stack.drivers.pcap import PcapDriver
+
+        drv = PcapDriver(drv, opts["pcap"])
     iface = Interface(
         drv,
         cfg,
