@@ -53,6 +53,7 @@ _STAT_NAMES = (
     "tcp_drop_offset",
     "tcp_drop_options",
     "tcp_drop_not_ours",
+    "tcp_drop_bad_src",
     "tcp_drop_no_conn",
     "tcp_drop_seq",
     "tcp_drop_ack",
@@ -65,6 +66,7 @@ _STAT_NAMES = (
     "tcp_fast_retransmits",
     "tcp_timeouts",
     "tcp_persist_probes",
+    "tcp_sws_overrides",
     "tcp_delayed_acks",
     "tcp_keepalive_probes",
     "tcp_keepalive_fail",
@@ -258,7 +260,7 @@ class TCP:
         return False
 
     def connect(self, dst_ip, dst_port, now_ms, src_port=0):
-        if not 0 < dst_port < 0x10000:
+        if not 0 < dst_port < 0x10000 or not self._unicast(dst_ip, 0):
             raise OSError(_EINVAL)
         self.now = now_ms
         if src_port == 0:
@@ -335,7 +337,10 @@ class TCP:
                 tcp_output.send_rst_reply(self, buf, ip_off, o, seg_len, fl)
                 return
             if fl & _SYN:
-                self._syn(lst, buf, ip_off, o, hl, now_ms)
+                if self._unicast(buf, ip_off + ip4.SRC):
+                    self._syn(lst, buf, ip_off, o, hl, now_ms)
+                else:
+                    st["tcp_drop_bad_src"] += 1  # RFC 1122 4.2.3.10
             return
         # RFC 9293 3.10.7.1 CLOSED: RST for anything but a RST
         st["tcp_drop_no_conn"] += 1
@@ -353,6 +358,15 @@ class TCP:
             ):
                 return c
         return None
+
+    def _unicast(self, buf, off):
+        """A usable peer address: not 0.0.0.0, multicast or broadcast (RFC
+        1122 4.2.3.10: a SYN from one is ignored, an OPEN to one refused)."""
+        b0 = buf[off]
+        if b0 == 0 or (b0 & 0xF0) == 0xE0:
+            return False
+        iface = self.iface
+        return not ip4.is_broadcast(buf, off, iface.ip, iface.netmask)
 
     def _listener(self, port):
         for lst in self.listeners:

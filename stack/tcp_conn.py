@@ -81,7 +81,8 @@ class Conn:
         self.tx_seq0 = 1  # sequence number of the TX ring's first byte
         self.fin_queued = False  # shutdown/close asked for a FIN after the data
         self.snd_wnd = 0
-        self.max_snd_wnd = 0
+        self.max_snd_wnd = 0  # largest window ever offered (RFC 5961 5.2)
+        self.sws_wnd = 0  # sender SWS reference (tcp_output.next_len)
         self.snd_wl1 = 0  # relative to IRS
         self.snd_wl2 = 0
         self.snd_mss = 536  # RFC 9293 3.7.1 default until the peer says otherwise
@@ -104,6 +105,8 @@ class Conn:
         self.t_rtx = _NO_TIMER  # retransmission or persist deadline (ticks)
         self.persist = False  # t_rtx is the persist timer
         self.persist_ms = 0
+        self.probes = 0  # zero-window probes since the peer last answered
+        self.last_tx = 0  # when data last left (RFC 5681 4.1 idle restart)
         self.retries = 0  # consecutive timeouts of the same data
         self.retransmits = 0  # total, for introspection
         # congestion control (RFC 5681, RFC 6582)

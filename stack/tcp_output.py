@@ -1,8 +1,14 @@
-# TCP output: what to send now (windows, Nagle, SWS avoidance, FIN), building
-# segments into iface.tx_buf, ACKs, RSTs. Nothing here allocates.
+# TCP output: what to send now (windows, Nagle, SWS avoidance, FIN), the one
+# owner of the send timer, building segments into iface.tx_buf, ACKs, RSTs.
+# Nothing here allocates.
+#
+# Three functions decide everything about sending, each in one place:
+#   next_len()   how many bytes the next new segment carries (or none now),
+#   xmit()       a data/FIN segment leaves: snd_max, Nagle marker, RTT timer,
+#   set_timer()  which send timer runs: retransmission, persist, or none.
 from micropython import const
 
-from stack.clock import ticks_add
+from stack.clock import ticks_add, ticks_diff
 from stack.wire import ip4
 from stack.wire import tcp as wtcp
 
@@ -25,6 +31,7 @@ _TIME_WAIT = const(10)
 
 _NO_TIMER = const(-1)
 _PROTO_TCP = const(6)
+_SWS_FLOOR = const(256)  # below this a window is "silly" even when it is all the peer has
 
 
 def rcv_window(c):
@@ -35,12 +42,17 @@ def rcv_window(c):
     if free > 0xFFFF:
         free = 0xFFFF
     edge = c.rcv_nxt + free
-    half = c.rx.size >> 1
-    step = c.rcv_mss if c.rcv_mss < half else half
+    step = rcv_step(c)
     if edge - c.rcv_adv >= step or c.rcv_adv <= c.rcv_nxt and free >= step:
         c.rcv_adv = edge
     w = c.rcv_adv - c.rcv_nxt
     return w if w > 0 else 0
+
+
+def rcv_step(c):
+    """min(MSS, ring/2): the receiver's SWS unit (RFC 1122 4.2.3.3)."""
+    half = c.rx.size >> 1
+    return c.rcv_mss if c.rcv_mss < half else half
 
 
 def emit(c, seq, n, flags):
@@ -129,40 +141,112 @@ def send_syn(c):
         c.snd_max = 1
 
 
-def retransmit_first(c):
-    """Resend the first unacknowledged segment (fast retransmit, NewReno
-    partial ACK) without moving snd_nxt."""
-    tx = c.tx
-    off = c.snd_una - c.tx_seq0
-    n = tx.used - off
-    if n > c.snd_mss:
-        n = c.snd_mss
-    if n < 0:
-        n = 0
-    flags = _ACKF
-    if c.fin_queued and off + n == tx.used and c.snd_max > c.tx_seq0 + tx.used:
-        flags |= _FIN
-    elif n == 0:
-        return
-    emit(c, c.snd_una, n, flags)
-
-
 def send_ack(c):
     emit(c, c.snd_nxt, 0, _ACKF)
 
 
 def send_rst(c):
-    emit(c, c.snd_nxt, 0, _RST | _ACKF)
+    """RST on abort/timeout (RFC 9293 3.10.4: <SEQ=SND.NXT>): the highest
+    sequence sent, since a timeout may have rewound snd_nxt; while probing a
+    zero window the probe byte was not taken, so snd_una."""
+    emit(c, c.snd_una if c.persist else c.snd_max, 0, _RST | _ACKF)
 
 
-def arm_rtx(c, now):
-    c.persist = False
-    c.t_rtx = ticks_add(now, c.rto_ms)
+# -- sending data ----------------------------------------------------------------
+
+
+def data_end(c):
+    """Sequence number just past the last byte queued (where a FIN goes)."""
+    return c.tx_seq0 + c.tx.used
+
+
+def initial_cwnd(c):
+    """RFC 5681 3.1 initial window (one segment if the SYN was retransmitted)."""
+    m = c.snd_mss
+    if c.retries:
+        return m
+    if m > 2190:
+        return 2 * m
+    if m > 1095:
+        return 3 * m
+    return 4 * m
+
+
+def xmit(c, seq, n, now):
+    """The one place a data or FIN segment leaves, new or retransmitted: n
+    ring bytes from seq, with the FIN when they end where it sits. Returns
+    the sequence number after it. Keeps snd_max, the Nagle marker and the
+    RTT timer, which starts only on a segment never sent before (Karn)."""
+    end = data_end(c)
+    flags = _ACKF
+    if n > 0 and seq + n == end:
+        flags |= _PSH
+    nxt = seq + n
+    if c.fin_queued and nxt == end:
+        flags |= _FIN
+        nxt += 1
+    emit(c, seq, n, flags)
+    if 0 < n < c.snd_mss:
+        c.snd_sml = seq + n
+    if nxt > c.snd_max:
+        if not c.rtt_timing and seq >= c.snd_max:
+            c.rtt_timing = True
+            c.rtt_seq = seq
+            c.rtt_start = now
+        c.snd_max = nxt
+    c.last_tx = now
+    return nxt
+
+
+def next_len(c):
+    """Bytes in the next new segment at snd_nxt, 0 for a FIN alone, -1 when
+    nothing may go now. Full segments go while the windows allow. A shorter
+    one goes only when:
+    - it is all that is queued and no earlier small segment is unacknowledged
+      (Nagle, RFC 896, in Minshall's form as Linux uses), and less than two
+      full segments are in flight: with two in flight the peer's ACK comes
+      without its delay timer and the tail can grow into a full segment
+      (the application usually refills the ring meanwhile);
+    - or the receiver's window is the limit and the piece is at least half
+      the window it offers (RFC 1122 4.2.3.4 sender SWS avoidance); the
+      reference is the window offered when nothing was in flight (sws_wnd),
+      not the largest ever seen, so a receiver with a small buffer is served
+      at once (see tcp_input.update_window)."""
+    off = c.snd_nxt - c.tx_seq0
+    unsent = c.tx.used - off
+    if unsent < 0:
+        return -1  # the FIN is already out
+    if unsent == 0:
+        return 0 if c.fin_queued else -1  # the FIN goes regardless of the window
+    mss = c.snd_mss
+    flight = c.snd_nxt - c.snd_una
+    cw = c.cwnd
+    if c.dupacks and not c.in_recovery:
+        # RFC 3042 limited transmit: one new segment per duplicate ACK
+        # (at most 2) so a small window can still yield 3 dup ACKs
+        cw += (c.dupacks if c.dupacks < 3 else 2) * mss
+    wnd = c.snd_wnd
+    usable = (wnd if wnd < cw else cw) - flight
+    n = unsent if unsent < mss else mss
+    if n <= usable:
+        if n == mss or c.nodelay:
+            return n
+        if c.fin_queued:
+            return n  # nothing more can come: the tail goes with the FIN
+        if flight >= 2 * mss or c.snd_sml > c.snd_una and flight > 0:
+            return -1  # Nagle: the tail waits for the ACK that is on its way
+        return n
+    if usable <= 0 or cw <= wnd:
+        return -1  # no window, or congestion-limited: an ACK will come
+    if usable >= c.sws_wnd >> 1 and usable >= _SWS_FLOOR:
+        return usable
+    return -1  # a silly window: wait for more (persist timer overrides)
 
 
 def output(c, now):
     """Send the data (and FIN) the windows allow, then an owed ACK if no
-    segment carried it. Called after input, app send/shutdown and timers."""
+    segment carried it, then set the send timer. Called after input, app
+    send/shutdown and timers."""
     s = c.state
     if s < _ESTABLISHED:
         if c.ack_now and s == _SYN_RECEIVED:
@@ -172,88 +256,102 @@ def output(c, now):
         if c.ack_now:
             send_ack(c)
         return
-    tx = c.tx
-    mss = c.snd_mss
     sent = False
-    while True:
-        off = c.snd_nxt - c.tx_seq0
-        unsent = tx.used - off
-        if unsent < 0:
-            unsent = 0
-        flight = c.snd_nxt - c.snd_una
-        cw = c.cwnd
-        if c.dupacks and not c.in_recovery:
-            # RFC 3042 limited transmit: one new segment per duplicate ACK
-            # (at most 2) so a small window still yields 3 dup ACKs
-            cw += (c.dupacks if c.dupacks < 3 else 2) * mss
-        wnd = c.snd_wnd if c.snd_wnd < cw else cw
-        usable = wnd - flight
-        n = unsent
-        if n > mss:
-            n = mss
-        if n > usable:
-            n = usable if usable > 0 else 0
-        fin = c.fin_queued and off <= tx.used and off + n == tx.used
-        if not fin:
-            if n <= 0:
-                break
-            if n < mss:
-                # RFC 1122 4.2.3.4 sender SWS avoidance + Nagle (RFC 896) in
-                # Minshall's form (as Linux): hold a small segment only while
-                # an earlier SMALL one is unacknowledged. Plain Nagle would
-                # hold the tail of every write behind the peer's delayed ACK
-                # of one full segment (40-200 ms a round with small rings).
-                if n < unsent:
-                    if n < (c.max_snd_wnd >> 1):
-                        break
-                elif flight > 0 and c.snd_sml > c.snd_una and not c.nodelay:
-                    break
-        flags = _ACKF
-        if fin:
-            flags |= _FIN
-        if n > 0 and n == unsent:
-            flags |= _PSH
-        emit(c, c.snd_nxt, n, flags)
+    n = next_len(c)
+    if n >= 0 and c.snd_max == c.snd_una and ticks_diff(now, c.last_tx) > c.rto_ms:
+        # RFC 5681 4.1: after an idle RTO, restart from at most the initial window
+        iw = initial_cwnd(c)
+        if c.cwnd > iw:
+            c.cwnd = iw
+        n = next_len(c)
+    while n >= 0:
+        c.snd_nxt = xmit(c, c.snd_nxt, n, now)
         sent = True
-        if 0 < n < mss:
-            c.snd_sml = c.snd_nxt + n
-        if fin:
-            n += 1
-        if c.snd_nxt + n > c.snd_max:
-            c.snd_max = c.snd_nxt + n
-            if not c.rtt_timing:
-                # RFC 6298 5.x: time one segment at a time; never a retransmission
-                c.rtt_timing = True
-                c.rtt_seq = c.snd_nxt
-                c.rtt_start = now
-        c.snd_nxt += n
-        if c.t_rtx == _NO_TIMER or c.persist:
-            arm_rtx(c, now)
-        if fin:
-            break
+        n = next_len(c)
     if not sent and c.ack_now:
         send_ack(c)
-    if c.snd_nxt == c.snd_una and c.t_rtx == _NO_TIMER:
-        off = c.snd_nxt - c.tx_seq0
-        if tx.used > off:
-            # data waits on a zero (or too small) window: persist timer
-            # (RFC 9293 3.8.6.1), also the SWS override timer
+    set_timer(c, now, False)
+
+
+def resend_head(c, now, new_ok):
+    """Resend from snd_una (a timeout, a fast retransmit, a NewReno partial
+    ACK): up to one MSS, trimmed to the peer's window and, unless new_ok, to
+    what was sent before (snd_max). Nagle and SWS do not apply (RFC 6298 5.4,
+    RFC 9293 3.8.6.1). Returns the sequence after what left, or -1 when the
+    window lets nothing go."""
+    una = c.snd_una
+    end = data_end(c)
+    lim = end if new_ok or c.snd_max > end else c.snd_max
+    n = lim - una
+    if n > c.snd_mss:
+        n = c.snd_mss
+    if n > c.snd_wnd:
+        n = c.snd_wnd
+    if n <= 0 and not (c.fin_queued and una == end):
+        return -1
+    if n < 0:
+        n = 0
+    return xmit(c, una, n, now)
+
+
+def probe(c, now):
+    """Zero-window probe: one byte beyond the window (RFC 9293 3.8.6.1). It
+    does not advance snd_nxt and never starts an RTT sample; snd_max covers
+    it so the ACK of a taken byte is acceptable."""
+    c.tcp.stats["tcp_persist_probes"] += 1
+    emit(c, c.snd_nxt, 1, _ACKF)
+    if c.snd_nxt + 1 > c.snd_max:
+        c.snd_max = c.snd_nxt + 1
+    c.probes += 1
+    c.last_tx = now
+
+
+def set_timer(c, now, restart):
+    """The one owner of the send timer. Retransmission while sent data is
+    unacknowledged (RFC 6298 5.1, restarted on new ACKs by 5.3); persist
+    while data or a FIN waits with nothing in flight (a zero window, RFC
+    9293 3.8.6.1, or a silly one, the RFC 1122 4.2.3.4 override); else none."""
+    if c.snd_nxt > c.snd_una:
+        if restart or c.persist or c.t_rtx == _NO_TIMER:
+            c.persist = False
+            c.t_rtx = ticks_add(now, c.rto_ms)
+    elif c.snd_nxt - c.tx_seq0 < c.tx.used:
+        if not c.persist or c.t_rtx == _NO_TIMER:
             c.persist = True
             if c.persist_ms < c.rto_ms:
                 c.persist_ms = c.rto_ms
             c.t_rtx = ticks_add(now, c.persist_ms)
+    else:
+        c.t_rtx = _NO_TIMER
+        c.persist = False
+
+
+def arm_rtx(c, now):
+    """The retransmission timer for a SYN or SYN-ACK just sent."""
+    c.persist = False
+    c.t_rtx = ticks_add(now, c.rto_ms)
+
+
+# -- receiving side: ACK policy ---------------------------------------------------
 
 
 def window_update(c, now):
-    """After the application read: ACK at once if the window opened by at
-    least the SWS threshold (RFC 1122 4.2.3.3)."""
+    """After the application read. An ACK goes at once only when the window
+    last advertised was below the SWS unit (the sender is waiting for us);
+    otherwise the next ACK carries the new window, and the delayed-ACK timer
+    bounds how long that takes (RFC 1122 4.2.3.3, RFC 9293 3.8.6.2.2)."""
     if c.state == _TIME_WAIT or c.state == _CLOSED:
         return
     adv = c.rcv_adv
     rcv_window(c)
-    if c.rcv_adv != adv:
-        c.rcv_adv = adv  # emit() recomputes and advertises it
+    if c.rcv_adv == adv:
+        return
+    was = adv - c.rcv_nxt
+    c.rcv_adv = adv  # emit() recomputes and advertises it
+    if was < rcv_step(c):
         send_ack(c)
+    elif c.t_ack == _NO_TIMER:
+        c.t_ack = c.tcp.delack_deadline()
 
 
 def send_rst_reply(tcp, buf, ip_off, o, seg_len, flags):

@@ -21,7 +21,6 @@ _TIME_WAIT = const(10)
 _ACKF = const(0x10)
 _ETIMEDOUT = const(110)
 _CLOCK_G_MS = const(1)  # RFC 6298 G: our clock granularity
-_SWS_FLOOR = const(256)  # smallest window taken as the new SWS reference
 
 
 def rtt_sample(c, r):
@@ -73,17 +72,14 @@ def _retransmit_timeout(c, now):
         if s >= _SYN_RECEIVED:
             out.send_rst(c)  # tell a peer that may still be there (as lwIP does)
         if s == _SYN_RECEIVED and c.listener is not None:
-            tcp.release(c, False)  # a half-open entry: nobody to tell
+            tcp.release(c)  # a half-open entry: nobody to tell
             return
         fail(c, _ETIMEDOUT)
         return
-    c.retries += 1
-    c.retransmits += 1
-    tcp.stats["tcp_retransmits"] += 1
     c.rtt_timing = False  # Karn: no samples from retransmitted data
-    set_rto(c, c.rto_ms << 1)  # RFC 6298 5.5 backoff
     if s < _ESTABLISHED:
         out.send_syn(c)
+        _count_retry(c)
         out.arm_rtx(c, now)
         return
     # RFC 5681 eq. 4 on a timeout, then go back to snd_una (RFC 6298 5.4)
@@ -96,56 +92,57 @@ def _retransmit_timeout(c, now):
     c.dupacks = 0
     c.recover = c.snd_max
     c.snd_nxt = c.snd_una
-    c.t_rtx = _NO_TIMER
-    out.output(c, now)
-    if c.t_rtx == _NO_TIMER or c.persist:
-        out.arm_rtx(c, now)
+    nxt = out.resend_head(c, now, True)
+    if nxt >= 0:
+        c.snd_nxt = nxt
+        _count_retry(c)
+    else:
+        # the window is closed: probe it and let the persist timer take
+        # over (RFC 9293 3.8.6.1); a peer that answers is never timed out
+        out.probe(c, now)
+    out.set_timer(c, now, True)
+
+
+def _count_retry(c):
+    """A segment was retransmitted by the timer: count it, back off (RFC 6298 5.5)."""
+    c.retries += 1
+    c.retransmits += 1
+    c.tcp.stats["tcp_retransmits"] += 1
+    set_rto(c, c.rto_ms << 1)
 
 
 def _persist_timeout(c, now):
-    """Zero-window probe: one byte beyond the window (RFC 9293 3.8.6.1), or,
-    when the window is merely small, the SWS override: send what fits."""
+    """Data waits with nothing in flight. A closed window gets a one-byte
+    probe, the interval doubling up to tcp_persist_max_ms; a silly window
+    gets what fits (the RFC 1122 4.2.3.4 override). Probes that go
+    unanswered tcp_max_retries times end the connection (ETIMEDOUT); so do
+    that many probes of an orphan (closed by the application), answered or
+    not, so a peer holding its window shut cannot keep a TCB forever."""
     tcp = c.tcp
     cfg = tcp.cfg
     c.t_rtx = _NO_TIMER
-    c.persist = False
-    tx = c.tx
-    off = c.snd_nxt - c.tx_seq0
-    if tx.used <= off:
-        return
-    tcp.stats["tcp_persist_probes"] += 1
+    n = c.tx.used - (c.snd_nxt - c.tx_seq0)
     usable = c.snd_wnd - (c.snd_nxt - c.snd_una)
-    n = tx.used - off
-    if usable > 0:
-        # SWS override (RFC 1122 4.2.3.4): the peer keeps offering less than
-        # half the largest window it ever showed (a receiver whose buffer is
-        # small after a large SYN window). Take the current window as the
-        # reference from now on, so such windows are used at once instead of
-        # one override timeout per segment; a larger offer raises it again.
-        # Never below _SWS_FLOOR: tiny offers must not turn into a storm of
-        # tiny segments (seen with a 1-2 KB Linux receive buffer).
-        if _SWS_FLOOR <= c.snd_wnd < c.max_snd_wnd:
-            c.max_snd_wnd = c.snd_wnd
+    if n <= 0:
+        pass  # nothing waits any more
+    elif usable > 0:
         if n > usable:
             n = usable
         if n > c.snd_mss:
             n = c.snd_mss
-        out.emit(c, c.snd_nxt, n, _ACKF)
-        c.snd_nxt += n
-        if c.snd_nxt > c.snd_max:
-            c.snd_max = c.snd_nxt
+        tcp.stats["tcp_sws_overrides"] += 1
+        c.snd_nxt = out.xmit(c, c.snd_nxt, n, now)
         c.persist_ms = 0
-        out.arm_rtx(c, now)
+    elif c.probes >= cfg.tcp_max_retries:
+        tcp.stats["tcp_timeouts"] += 1
+        out.send_rst(c)
+        fail(c, _ETIMEDOUT)
         return
-    out.emit(c, c.snd_nxt, 1, _ACKF)
-    if c.snd_nxt + 1 > c.snd_max:
-        c.snd_max = c.snd_nxt + 1  # so an ACK that takes the byte is acceptable
-    p = c.persist_ms << 1
-    if p > cfg.tcp_persist_max_ms:
-        p = cfg.tcp_persist_max_ms
-    c.persist_ms = p
-    c.persist = True
-    c.t_rtx = ticks_add(now, p)
+    else:
+        out.probe(c, now)
+        p = c.persist_ms << 1
+        c.persist_ms = p if p < cfg.tcp_persist_max_ms else cfg.tcp_persist_max_ms
+    out.set_timer(c, now, False)
 
 
 def _keepalive_timeout(c, now):

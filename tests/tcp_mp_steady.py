@@ -24,6 +24,7 @@ class Iface:
     def __init__(self):
         self.mtu = 1500
         self.ip = bytearray(US)
+        self.netmask = bytearray((255, 255, 255, 0))
         self.stats = {}
         self.tx_buf = bytearray(1514)
         self.tcp = None

@@ -45,6 +45,7 @@ MODULES = (
     "test_tcp_data",
     "test_tcp_limits",
     "test_tcp_sack",
+    "test_tcp_adversarial",
 )
 passed = 0
 failed = []

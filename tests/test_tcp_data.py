@@ -135,7 +135,9 @@ def test_receive_window_closes_and_update_after_read():
     c, iss = h.accept_one()
     h.feed(40000, 80, 5001, iss + 1, "A", data=_bulk(1460))
     h.feed(40000, 80, 6461, iss + 1, "A", data=_bulk(588))
-    a = h.take()[-1]  # each segment left less than an MSS of room: ACKed at once
+    assert h.take() == []  # the window is used up: ACK at the next poll...
+    h.advance(1)
+    a = h.one()  # ...one ACK for both, with the window it has
     assert (a.ack, a.win) == (7049, 0)
     buf = bytearray(2048)
     assert c.recv_into(buf, 0, 500) == 500
@@ -143,6 +145,23 @@ def test_receive_window_closes_and_update_after_read():
     assert c.recv_into(buf, 0, 600) == 600
     u = h.one()
     assert (u.flags, u.ack, u.win) == ("A", 7049, 1100)
+
+
+def test_window_used_up_and_read_before_next_poll_gets_one_ack():
+    # the sender filled the window; the application reads in the same loop
+    # turn: one ACK goes, opening the window, instead of a zero-window ACK
+    # followed by a window update
+    h = Harness(tcp_rx_bytes=2048)
+    c, iss = h.accept_one()
+    h.feed(40000, 80, 5001, iss + 1, "A", data=_bulk(1460))
+    h.feed(40000, 80, 6461, iss + 1, "A", data=_bulk(588))
+    assert h.take() == []
+    buf = bytearray(2048)
+    assert c.recv_into(buf, 0, 2048) == 2048
+    u = h.one()
+    assert (u.ack, u.win) == (7049, 2048)
+    h.advance(300)
+    assert h.take() == []  # no delayed or window-update ACK after it
 
 
 def test_zero_window_probe_from_peer_is_acked_without_data():
@@ -280,16 +299,36 @@ def test_limited_transmit_sends_new_segment_per_dup_ack():
     assert r[0].seq - iss == 1 and h.stats["tcp_fast_retransmits"] == 1
 
 
-def test_small_windows_after_a_large_one_are_used_after_one_override():
-    # the peer showed 1152 in its SYN-ACK, then only ever 300: one SWS
-    # override timeout, then every 300-byte window is used at once
+def test_small_window_with_nothing_in_flight_is_used_at_once():
+    # the peer showed 1152 in its SYN-ACK, then only ever 300: with nothing
+    # in flight, 300 is all it can take, so each 300-byte window is used at
+    # once (no override timeout per segment, issue: SWS reference ratchet)
     h = Harness(tcp_tx_bytes=8192)
     c, iss, sport = h.connect_one(win=1152, mss=1460)
     h.feed(5001, sport, 9001, iss + 1, "A", win=300)
     c.send(_bulk(3000), 0, 3000)
-    assert h.take() == []  # 300 < 1152 / 2: SWS avoidance holds it
-    h.next_timer()
-    assert [len(s.data) for s in h.take()] == [300]  # the override timer
+    assert [len(s.data) for s in h.take()] == [300]
     for k in range(1, 5):
         h.feed(5001, sport, 9001, iss + 1 + 300 * k, "A", win=300)
-        assert [len(s.data) for s in h.take()] == [300]  # at once now
+        assert [len(s.data) for s in h.take()] == [300]
+    assert h.stats["tcp_sws_overrides"] == 0
+
+
+def test_silly_window_waits_for_the_override_timer():
+    # below the 256-byte floor a window is silly even when it is all the
+    # peer has: one segment per override period (RFC 1122 4.2.3.4)
+    h = Harness(tcp_tx_bytes=8192)
+    c, iss, sport = h.connect_one(win=1152, mss=1460)
+    h.feed(5001, sport, 9001, iss + 1, "A", win=100)
+    c.send(_bulk(3000), 0, 3000)
+    assert h.take() == []
+    assert c.persist
+    h.next_timer()
+    assert [len(s.data) for s in h.take()] == [100]
+    assert h.stats["tcp_sws_overrides"] == 1 and not c.persist
+    h.feed(5001, sport, 9001, iss + 101, "A", win=100)
+    assert h.take() == [] and c.persist
+    t0 = h.now
+    h.next_timer()
+    assert [len(s.data) for s in h.take()] == [100]
+    assert h.now - t0 == c.rto_ms  # the override period is the RTO, not backed off

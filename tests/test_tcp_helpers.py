@@ -21,6 +21,7 @@ class FakeIface:
     def __init__(self, mtu=1500):
         self.mtu = mtu
         self.ip = bytearray(US)
+        self.netmask = bytearray((255, 255, 255, 0))
         self.stats = {}
         self.tx_buf = bytearray(mtu + 14)
         self.tcp = None

@@ -196,12 +196,6 @@ def own_sim(board):
         yield s
 
 
-# KNOWN DEFECT (open): after the zero window reopens to a small buffer, the
-# sender's SWS reference and the persist timer can keep it probing without
-# sending data (hundreds of probes, transfer stalls); it happens in some runs on
-# every board. Kept running, reported as xfail until the TCP fix lands.
-@pytest.mark.xfail(reason="open defect: persist/SWS stall after a small window reopens",
-                   strict=False)
 def test_linux_window_closes_stack_persists_then_completes(own_sim):
     # a Linux server with a tiny receive buffer that does not read for 3 s:
     # the stack's data meets a zero window, its persist timer probes, and
@@ -230,6 +224,54 @@ def test_linux_window_closes_stack_persists_then_completes(own_sim):
     assert box["got"] == pattern(150_000)
     assert reply.startswith("ok 150000 0 ")
     assert sim.status()["tcp"]["tcp_persist_probes"] > before
+
+
+def test_stack_to_slow_small_buffer_linux_reader_never_stalls(sim):
+    # a Linux server with SO_RCVBUF 2048 that reads a little at a time: its
+    # window stays small and shrinks and reopens all the time (the peer of
+    # issue 7's hangs); 1 MB must arrive exactly, with no gap over 1 s
+    srv = sim.sock()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    srv.bind((HOST, 5005))
+    srv.listen(1)
+    srv.settimeout(30)
+    box = {"gap": 0.0}
+    n = 1_000_000
+
+    def serve():
+        a, _ = srv.accept()
+        a.settimeout(30)
+        got = bytearray()
+        last = time.monotonic()
+        while len(got) < n:
+            b = a.recv(700)
+            now = time.monotonic()
+            if not b:
+                break
+            box["gap"] = max(box["gap"], now - last)
+            last = now
+            got += b
+            time.sleep(0.0005)
+        box["got"] = bytes(got)
+        box["rest"] = a.recv(10)  # the stack's FIN
+        a.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    t0 = time.monotonic()
+    reply = sim.control("connect %s 5005 %d" % (HOST, n), timeout=120)
+    t.join(120)
+    srv.close()
+    took = time.monotonic() - t0
+    st = sim.status()["tcp"]
+    print("1 MB to a 2 KB-buffer reader in %.1f s, longest gap %.3f s, persist probes %d, "
+          "SWS overrides %d" % (took, box["gap"], st["tcp_persist_probes"],
+                                st["tcp_sws_overrides"]))
+    assert box["got"] == pattern(n)
+    assert box["rest"] == b""
+    assert reply.startswith("ok %d 0 " % n)
+    assert box["gap"] < 1.0
 
 
 def test_stack_to_linux_source_exact_bytes(sim):
