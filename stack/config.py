@@ -11,7 +11,7 @@ class Config:
     # progress at once, each with a preallocated buffer for a whole datagram
     # (IPv4 header + data) of up to ip4_reasm_bytes; 0 slots turns it off
     ip4_reasm_slots = 2
-    ip4_reasm_bytes = 4096
+    ip4_reasm_bytes = 3072  # a 3,000-byte datagram (ping -s 2972) and a little more
     ip4_reasm_timeout_ms = 15_000  # RFC 791's suggested initial timer
     # ICMP errors we send (RFC 1812 4.3.2.8): token bucket
     icmp_err_per_s = 10
