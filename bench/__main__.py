@@ -4,7 +4,7 @@ its numbers beside its baseline."""
 import importlib
 import sys
 
-ALL = ("csum", "heap", "spi_bytes", "http")
+ALL = ("csum", "heap", "spi_bytes", "http", "heap32", "cycles")
 
 
 def main(argv):

@@ -110,6 +110,14 @@ def _digits(buf, a, b):
     return v
 
 
+def _cork(sock, on):
+    """TCP_CORK (IPPROTO_TCP 6, option 3: Linux's numbers, and the stack's)."""
+    try:
+        sock.setsockopt(6, 3, on)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 class _Client:
     def __init__(self, head_max, out_max):
         self.sock = None
@@ -597,6 +605,7 @@ class HTTPServer:
 
     def _start_send(self, c):
         c.state = _ST_SEND
+        _cork(c.sock, 1)  # head and body leave in full segments, not one per write
         self._want(c, _POLLOUT)
         self._send(c)
 
@@ -644,6 +653,7 @@ class HTTPServer:
 
     def _done(self, c):
         c.body = None
+        _cork(c.sock, 0)  # the response is complete: its last segment goes now
         if c.cont:  # "100 Continue" went out: now the body
             c.cont = False
             c.state = _ST_BODY

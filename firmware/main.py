@@ -2,9 +2,11 @@
 #
 # On a board, boot runs this file with no arguments and the board module is
 # /board.py. In the simulator: micropython firmware/main.py --board NAME --fd N
-# [--heap-lock] [--pcap FILE]. --pcap records every frame both ways
-# (stack/drivers/pcap.py). --heap-lock runs every poll and echo step under
-# micropython.heap_lock(), proving the steady state allocates nothing.
+# [--heap-lock] [--dhcp] [--pcap FILE]. --heap-lock runs every poll and echo step under
+# micropython.heap_lock(), proving the steady state allocates nothing. --dhcp
+# (or DHCP = True in the board file) configures the address by DHCP through
+# stack.network.LAN instead of the board's static IP. --pcap records every
+# frame both ways (stack/drivers/pcap.py).
 import gc
 import sys
 import time
@@ -29,6 +31,8 @@ def parse_args(argv):
             i += 1
         elif a == "--heap-lock":
             opts["heap_lock"] = True
+        elif a == "--dhcp":
+            opts["dhcp"] = True
         elif a == "--config":
             opts["config"] = parse_config(argv[i + 1])
             i += 1
@@ -74,6 +78,13 @@ CODE_MODULES = (
     "firmware.http",
     "firmware.web",
 )
+# ... and what --dhcp adds (counted as code only when the firmware runs DHCP)
+DHCP_MODULES = (
+    "stack.network",
+    "stack.dhcp",
+    "stack.dns",
+    "firmware.net_services",
+)
 
 
 def measure_base(opts):
@@ -81,7 +92,8 @@ def measure_base(opts):
     code (frozen on a board) and, on simulated boards, the chip models (the
     chip's own memory). The launcher adds this to the board's data heap."""
     load_board(opts)
-    for name in CODE_MODULES + (("firmware." + opts["app"],) if "app" in opts else ()):
+    extra = DHCP_MODULES if opts.get("dhcp") else ()
+    for name in CODE_MODULES + extra + (("firmware." + opts["app"],) if "app" in opts else ()):
         try:
             __import__(name)
         except ImportError:
@@ -102,6 +114,8 @@ def start(opts):
         from stack.drivers.pcap import PcapDriver
 
         drv = PcapDriver(drv, opts["pcap"])
+    if use_dhcp(opts, board):
+        return Interface(drv, cfg, ip="0.0.0.0", netmask="0.0.0.0", gateway="0.0.0.0")
     iface = Interface(
         drv,
         cfg,
@@ -110,6 +124,21 @@ def start(opts):
         gateway=getattr(board, "GATEWAY", "192.0.2.1"),
     )
     return iface
+
+
+def use_dhcp(opts, board):
+    return opts.get("dhcp", False) or getattr(board, "DHCP", False)
+
+
+def start_dhcp(iface):
+    """network.LAN on the interface, DHCP started; the watcher and resolve service."""
+    from stack import network
+
+    from firmware.net_services import NetWatch, Resolve
+
+    nic = network.LAN(iface)
+    nic.active(True)
+    return NetWatch(nic), Resolve(iface)
 
 
 def start_http(iface):
@@ -127,7 +156,10 @@ def start_http(iface):
 def run(opts):
     iface = start(opts)
     echo = Echo(iface, iface.mtu)
-    status = Status(iface)
+    watch = resolve = None
+    if not iface.ip[0]:
+        watch, resolve = start_dhcp(iface)
+    status = Status(iface, watch.status_extra if watch else None)
     http = start_http(iface)
     locked = opts.get("heap_lock", False)
     gc.collect()
@@ -152,8 +184,15 @@ def run(opts):
         warm = True
         if status.pending():
             status.poll(now)
+        if watch is not None:
+            watch.poll(now)
+            if resolve.pending():
+                resolve.poll(now)
         if http is not None:
             http.step(0)  # the HTTP page (firmware/web.py), outside the heap lock
+        # what the applications did may have armed a timer (an ACK after a
+        # read, a retransmission after a send): ask again before sleeping
+        wait_ms = iface.poll_at(time.ticks_ms())
         drv.wait(wait_ms if wait_ms < 50 else 50)
 
 

@@ -344,6 +344,7 @@ def _run(argv):
         tick += 1
         if tick % 2000 == 0:
             gc.collect()
+        w = iface.poll_at(time.ticks_ms())  # the services may have armed a timer
         if w < 0 or w > 20:
             w = 20
         drv.wait(w)

@@ -95,6 +95,7 @@ def _run(argv):
                 gc.enable()
                 print("ALLOC requests=%d bytes=%d per_request=%d" % (n, used, used // n))
                 probe = 0
+        w = iface.poll_at(time.ticks_ms())  # the step may have armed a timer
         if w is None or w < 0 or w > 50:
             w = 50
         drv.wait(w)

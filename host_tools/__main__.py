@@ -33,6 +33,9 @@ def main(argv=None):
                    help="read 'impair SPEC' / 'impair off' lines on stdin while running")
     s.add_argument("app_args", nargs="*", metavar="-- APP_ARGS",
                    help="arguments after -- go to the firmware app")
+    s.add_argument("--dhcp", action="store_true",
+                   help="configure the stack by DHCP from dnsmasq on the Linux side (addresses "
+                        "192.0.2.100-150, host record device.test); READY names the leased address")
     s.add_argument("--source", action="store_true",
                    help="run the .py sources instead of a .mpy build (needs a bigger heap)")
 
@@ -46,7 +49,7 @@ def main(argv=None):
 
         return sim.run(a.board, a.netns, None if a.no_forward else a.forward, a.heapsize,
                        a.heap_lock, a.source, a.frozen, a.impair, a.app, a.app_args,
-                       a.commands, a.pcap)
+                       a.commands, a.dhcp, a.pcap)
     if a.cmd == "build":
         from host_tools import build
 

@@ -2,10 +2,11 @@
 # Make the machine ready for `make test` / `make sim` / `make bench`:
 # Debian tools (installed when missing and we are root, else named), then .venv with pinned packages.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # dnsmasq, ip: root tools
 cd "$(dirname "$0")/.."
 
 # command -> Debian package that provides it
-need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump tshark:tshark)
+need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump dnsmasq:dnsmasq-base tshark:tshark)
 missing=()
 for pair in "${need[@]}"; do
   cmd=${pair%%:*}; pkg=${pair##*:}
@@ -32,3 +33,6 @@ if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
     { grep -v "^WARNING: Location .* is ignored" || true; }
   touch "$stamp"
 fi
+
+# The emulated RP2040 boards and host32 heap figures (docs/emulator.md).
+bash host_tools/emu/setup.sh

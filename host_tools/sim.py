@@ -51,13 +51,13 @@ def heap_bytes(spec, word_bytes=8):
     return int(s) * mult
 
 
-def measure_base(board, env, app="main"):
+def measure_base(board, env, app="main", dhcp=False):
     """Heap bytes that the firmware's code and the simulated chips take (what a
     board keeps in flash or in the chip), from a dry run with a roomy heap."""
     import socket
 
     a, b = socket.socketpair()
-    extra = [] if app == "main" else ["--app", app]
+    extra = ([] if app == "main" else ["--app", app]) + (["--dhcp"] if dhcp else [])
     try:
         r = subprocess.run([micropython_path(), "-X", "heapsize=8M",
                             str(ROOT / "firmware" / "main.py"), "--board", board,
@@ -83,14 +83,14 @@ def firmware_cmd(board, fd, heap, heap_lock=False, app="main", app_args=(), pcap
     return cmd + list(app_args)
 
 
-def wait_answering(netns, proc, timeout_s):
+def wait_answering(netns, proc, timeout_s, ip=STACK_IP):
     """True once the stack answers ping (which needs ARP first), False if the
     process died or the time ran out."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
-        r = subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "1", STACK_IP],
+        r = subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "1", ip],
                            capture_output=True)
         if r.returncode == 0:
             return True
@@ -135,9 +135,26 @@ class Impairer:
         return dict(imp.counts, how="relay") if imp else {"how": "off", "lost": 0}
 
 
-def _commands(impairer, stream):
+def wait_leased(server, proc, timeout_s):
+    """The address dnsmasq leased to the stack, once it answers ping there; None
+    if the process died or the time ran out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        leases = server.leases()
+        if leases:
+            ip = leases[-1][1]
+            if wait_answering(server.netns, proc, 1, ip):
+                return ip
+        time.sleep(0.1)
+    return None
+
+
+def _commands(impairer, stream, dhcp_server=None):
     """Lines on the launcher's stdin: `impair SPEC` / `impair off` (answered
-    `IMPAIR <how>`), `impair-counts` (answered `IMPAIRCOUNTS {json}`); or
+    `IMPAIR <how>`), `impair-counts` (answered `IMPAIRCOUNTS {json}`),
+    `dhcp-server stop|start` (answered `DHCPSERVER stopped|started`); or
     `ERROR <why>`."""
     for line in stream:
         words = line.split(None, 1)
@@ -149,14 +166,31 @@ def _commands(impairer, stream):
                       flush=True)
             elif words[0] == "impair-counts":
                 print("IMPAIRCOUNTS " + json.dumps(impairer.counts()), flush=True)
+            elif words[0] == "dhcp-server" and dhcp_server is not None:
+                what = words[1].strip() if len(words) > 1 else ""
+                if what == "stop":
+                    dhcp_server.stop()
+                    print("DHCPSERVER stopped", flush=True)
+                elif what == "start":
+                    dhcp_server.start()
+                    print("DHCPSERVER started", flush=True)
+                else:
+                    print("ERROR dhcp-server stop|start", flush=True)
             else:
                 print("ERROR unknown command: " + words[0], flush=True)
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, RuntimeError) as e:
             print("ERROR " + str(e), flush=True)
 
 
 def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, impair=None,
-        app="main", app_args=(), commands=False, pcap=None):
+        app="main", app_args=(), commands=False, dhcp=False, pcap=None):
+    from host_tools import emu
+
+    if emu.handles(board):  # emulated RP2040 or host32: host_tools/emu.py runs them
+        if dhcp:
+            print("sim: --dhcp is not available on emulated boards yet", file=sys.stderr)
+            return 2
+        return emu.run_sim(board, netns, forward, heapsize, impair, commands)
     ok, why = nsmod.can_create()
     if not ok:
         print("sim: cannot start: " + why, file=sys.stderr)
@@ -175,6 +209,7 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, i
     relay.start()
     impairer = Impairer(netns, relay)
     proc = None
+    server = None
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -183,12 +218,22 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, i
     signal.signal(signal.SIGINT, stop)
     try:
         env = dict(os.environ, MICROPYPATH=module_path(source))
+        if dhcp:
+            from host_tools import dnsmasq
+
+            server = dnsmasq.Dnsmasq(netns, TAP_NAME, echo=sys.stderr)
+            try:
+                server.start()
+            except dnsmasq.DnsmasqError as e:
+                print("sim: " + str(e), file=sys.stderr)
+                return 2
+            app_args = ["--dhcp"] + list(app_args)
         heap_arg = heapsize
         if frozen:
             # A board freezes the firmware (code in flash) and its chip has its
             # own memory; the unix port can do neither, so the heap gets room
             # for both on top of the board's data heap.
-            base = measure_base(board, env, app)
+            base = measure_base(board, env, app, dhcp)
             heap_arg = str(heap_bytes(heapsize) + base)
             print("sim: heap %s for data + %d B for code and simulated chips" % (heapsize, base),
                   file=sys.stderr, flush=True)
@@ -198,25 +243,33 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, i
                                 pass_fds=(relay.child_fd,), env=env, stdout=sys.stderr,
                                 stdin=subprocess.DEVNULL, cwd=str(ROOT))
         relay.close_child_end()
-        if not wait_answering(netns, proc, READY_TIMEOUT_S):
+        stack_ip = STACK_IP
+        if server is not None:
+            stack_ip = wait_leased(server, proc, READY_TIMEOUT_S)
+            if stack_ip is None:
+                print("sim: no DHCP lease answered within %d s (board %s)\n%s"
+                      % (READY_TIMEOUT_S, board, server.log()), file=sys.stderr)
+                return 1
+        elif not wait_answering(netns, proc, READY_TIMEOUT_S):
             print("sim: the stack did not answer within %d s (board %s)" % (READY_TIMEOUT_S, board),
                   file=sys.stderr)
             return 1
         if impair:
             print("sim: impairment " + impairer.set(impair), file=sys.stderr, flush=True)
-        print("READY " + STACK_IP, flush=True)
+        print("READY " + stack_ip, flush=True)
         if forward:
             from host_tools import forward as fwd
 
             host, port = forward.rsplit(":", 1)
-            fwd.start(host, int(port), netns, STACK_IP)
+            fwd.start(host, int(port), netns, stack_ip)
             print("URL http://%s:%s/" % (host, port), flush=True)
         print("sim: board %s in namespace %s; try: sudo ip netns exec %s ping %s"
-              % (board, netns, netns, STACK_IP), file=sys.stderr, flush=True)
+              % (board, netns, netns, stack_ip), file=sys.stderr, flush=True)
         if commands:
             import threading
 
-            threading.Thread(target=_commands, args=(impairer, sys.stdin), daemon=True).start()
+            threading.Thread(target=_commands, args=(impairer, sys.stdin, server),
+                             daemon=True).start()
         return proc.wait()
     except KeyboardInterrupt:
         return 0
@@ -230,5 +283,7 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, i
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if server is not None:
+            server.close()  # by PID, its lease file removed
         relay.stop()
         nsmod.remove(netns)

@@ -47,6 +47,7 @@ class Neighbours:
         self._frames = [bytearray(cfg.mtu + eth.HDR_LEN) for _ in range(_PENDING_FRAMES)]
         self._frame_len = [0] * _PENDING_FRAMES
         self._frame_used = bytearray(_PENDING_FRAMES)
+        self.watch = None  # its arp_seen(buf, o) sees every valid ARP packet (stack/acd.py)
         self.stats = _stats.register(
             iface.stats,
             "arp_rx",
@@ -240,10 +241,13 @@ class Neighbours:
             self.stats["arp_drop_short" if r == warp.DROP_SHORT else "arp_drop_format"] += 1
             return
         self.stats["arp_rx"] += 1
+        if self.watch is not None:
+            self.watch.arp_seen(buf, o)
         iface = self._iface
-        for_us = ip4.addr_is(buf, o + warp.TPA, iface.ip)
+        configured = iface.ip[0] != 0  # 0.0.0.0 while DHCP is under way: nothing is for us
+        for_us = configured and ip4.addr_is(buf, o + warp.TPA, iface.ip)
         spa = o + warp.SPA
-        if ip4.addr_is(buf, spa, iface.ip):
+        if configured and ip4.addr_is(buf, spa, iface.ip):
             # someone claims our address (or a LAND-style loop): never cached,
             # never answered (RFC 5227 conflict; the log is the counter)
             self.stats["arp_drop_src_self"] += 1

@@ -43,6 +43,20 @@ class Config:
     tcp_keepalive_idle_ms = 60_000  # keepalive is off unless a connection enables it
     tcp_keepalive_interval_ms = 10_000
     tcp_keepalive_count = 5
+    # DHCP client (docs/dhcp_dns.md); nothing is allocated unless stack.dhcp is used
+    dhcp_msg_bytes = 548  # largest DHCP message taken: RFC 2131's 576-byte IP datagram
+    dhcp_init_delay_ms = 1_000  # random wait before the first DISCOVER (RFC 2131 4.4.1)
+    dhcp_probes = 3  # RFC 5227 PROBE_NUM ARP probes before an address is used
+    dhcp_probe_ms = 1_000  # RFC 5227 PROBE_MIN (<= 16383); the other waits scale with it
+    dhcp_lease_max_s = 0  # use at most this much of any lease (0: as granted)
+    hostname = ""  # DHCP option 12; "" -> "mpy-" + the MAC's last three bytes
+    # DNS resolver
+    dns_servers = 2  # resolver addresses kept (DHCP option 6 or static)
+    dns_cache_entries = 4
+    dns_cache_name_bytes = 64  # longer names are resolved but not cached
+    dns_ttl_max_s = 3_600  # cache lifetime ceiling, whatever the TTL says
+    dns_timeout_ms = 1_000  # first try per server; doubled each round
+    dns_rounds = 2  # passes over the server list
 
     def __init__(self, **overrides):
         self.update(overrides)

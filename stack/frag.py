@@ -265,6 +265,9 @@ class Fragments:
         once, so the next hop must be resolved: if it is not, resolution starts
         and this datagram is dropped (the sender of a request retries)."""
         iface = self._iface
+        if not iface.ip[0]:
+            iface.stats["ip4_drop_no_addr"] += 1  # no address yet (DHCP under way)
+            return False
         if not iface.arp.ready(dst, dst_off, iface._now):
             self.stats["ip4_frag_drop_unresolved"] += 1
             return False

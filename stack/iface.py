@@ -61,6 +61,7 @@ class Interface:
             "tcp_drop_csum",
             "tcp_drop_no_engine",
             "udp_drop_csum",
+            "ip4_drop_no_addr",
             *(_IP4_DROPS + ip4.SRC_DROPS)
         )
         self.arp = arp.Neighbours(self, cfg)
@@ -68,6 +69,8 @@ class Interface:
         self.frag = Fragments(self, cfg)  # IPv4 reassembly and fragmentation
         self.icmp = ICMP(self, cfg)  # ICMP errors, sent and received
         self.tcp = None
+        self.dhcp = None  # a stack.dhcp client while DHCP runs (it sets this), else None
+        self.dns = bytearray(4 * cfg.dns_servers)  # resolvers in use; 0.0.0.0 = none
         self._ident = 0
         self._announced = False
         self._now = 0  # time of the current poll(): ARP stamps frames held by send_ip4
@@ -85,6 +88,10 @@ class Interface:
         """Send the L4 message at buf[_L4_OFF:_L4_OFF+l4_len] to the IPv4 address
         dst[dst_off:dst_off+4]: IPv4 header, TCP/UDP checksum, next hop, Ethernet."""
         tl = ip4.HDR_LEN + l4_len
+        # Without an address only the DHCP client may send, from 0.0.0.0 (RFC 2131 4.1).
+        if not self.ip[0] and (proto != ip4.PROTO_UDP or buf[_L4_OFF] or buf[_L4_OFF + 1] != 68):
+            self.stats["ip4_drop_no_addr"] += 1
+            return False
         if tl > self.mtu:
             self.stats["ip4_drop_too_big"] += 1
             return False
@@ -124,6 +131,16 @@ class Interface:
         self.arp.copy_mac(i, buf, eth.DST_OFF)
         return self.send_frame(buf, n)
 
+    def set_addr(self, ip, netmask, gateway):
+        """Configure the address at run time (4-byte buffers); ip 0.0.0.0 takes
+        it down. Copies into the existing buffers: sockets keep their state."""
+        if not ip4.addr_is(ip, 0, self.ip):
+            self._announced = False  # a new address is announced at the next poll
+        for i in range(4):
+            self.ip[i] = ip[i]
+            self.netmask[i] = netmask[i]
+            self.gateway[i] = gateway[i]
+
     # -- the engine ------------------------------------------------------------
 
     def poll(self, now_ms):
@@ -131,7 +148,8 @@ class Interface:
         self._now = now_ms
         if not self._announced:
             self._announced = True
-            self.arp.announce()
+            if self.ip[0]:
+                self.arp.announce()
         drv = self.driver
         rx = self.rx_buf
         for _ in range(_RX_BURST):
@@ -142,6 +160,8 @@ class Interface:
             self._eth_input(rx, n, now_ms)
         self.arp.poll(now_ms)
         self.frag.poll(now_ms)
+        if self.dhcp is not None:
+            self.dhcp.poll(now_ms)
         if self.tcp is not None:
             self.tcp.poll(now_ms)
         return self.poll_at(now_ms)
@@ -152,6 +172,10 @@ class Interface:
         t = self.frag.poll_at(now_ms)
         if t >= 0 and (best < 0 or t < best):
             best = t
+        if self.dhcp is not None:
+            t = self.dhcp.poll_at(now_ms)
+            if t >= 0 and (best < 0 or t < best):
+                best = t
         if self.tcp is not None:
             t = self.tcp.poll_at(now_ms)
             if t >= 0 and (best < 0 or t < best):
@@ -179,7 +203,7 @@ class Interface:
         if hl < 0:
             self.stats[_IP4_DROPS[-hl - 1]] += 1
             return
-        if not ip4.addr_is(buf, o + ip4.DST, self.ip):
+        if not ip4.addr_is(buf, o + ip4.DST, self.ip) or not self.ip[0]:
             if not ip4.is_broadcast(buf, o + ip4.DST, self.ip, self.netmask):
                 self.stats["ip4_drop_not_ours"] += 1
                 return

@@ -43,6 +43,7 @@ SOL_SOCKET = const(0xFFF)
 SO_REUSEADDR = const(4)
 SO_KEEPALIVE = const(8)
 TCP_NODELAY = const(1)
+TCP_CORK = const(3)  # Linux's number
 SHUT_RD = const(0)
 SHUT_WR = const(1)
 SHUT_RDWR = const(2)
@@ -139,15 +140,46 @@ def inet_ntop(af, packed):
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
-    """Numeric addresses only (no resolver yet): [(af, type, proto, '', (ip, port))]."""
+    """[(af, type, proto, '', (ip, port))]: a dotted quad as it is, a name
+    through stack.dns (imported on first use) and the interface's DNS servers.
+    A name that does not resolve raises OSError(-2), as MicroPython's lwIP ports do."""
     if isinstance(host, bytes):
         host = host.decode()
-    ip = _ip_text(_parse_ip(host, bytearray(4)))
+    out = bytearray(4)
+    try:
+        _parse_ip(host, out)
+    except OSError:
+        _resolve(host, out)
+    ip = _ip_text(out)
     if type == 0:
         type = SOCK_STREAM
     if proto == 0:
         proto = IPPROTO_UDP if type == SOCK_DGRAM else IPPROTO_TCP
     return [(AF_INET, type, proto, "", (ip, port))]
+
+
+def _resolve(host, out):
+    from stack import dns
+
+    iface = _engine()
+    r = dns.resolver(iface)
+    try:
+        st = r.start(host, ticks_ms())
+    except ValueError:
+        raise OSError(-2)
+    while st == dns.PENDING:  # the resolver's own retries bound this loop
+        now = ticks_ms()
+        w = iface.poll(now)
+        st = r.poll(now)
+        t = r.poll_at(now)
+        if t >= 0 and t < w:
+            w = t
+        if st == dns.PENDING and w > 0:
+            iface.driver.wait(w if w < _WAIT_MAX_MS else _WAIT_MAX_MS)
+    if st != dns.DONE:
+        raise OSError(-2)
+    for i in range(4):
+        out[i] = r.addr[i]
 
 
 def _addr(addr):
@@ -192,6 +224,9 @@ class socket(_StreamBase):
             self._nodelay = bool(value)
             if self._conn is not None:
                 self._conn.nodelay = self._nodelay
+        elif level == IPPROTO_TCP and opt == TCP_CORK:
+            if self._conn is not None:
+                self._conn.set_cork(value)
         elif level in (SOL_SOCKET, 1):
             if opt in (SO_KEEPALIVE, 9) and self._conn is not None:
                 self._conn.set_keepalive(bool(value))

@@ -38,7 +38,8 @@ _EPHEMERAL_SPAN = const(16384)
 _CHALLENGE_PER_S = const(10)  # RFC 5961 10: bound challenge ACKs per second
 _NO_TIMER = const(-1)
 _REARM = const(-2)
-_MIN_MSS = const(64)  # as Linux's floor on the peer's MSS option (tcp_min_snd_mss 48)
+_MIN_MSS = const(64)
+_FRAME_OVERHEAD = const(14 + 4 + 6)  # Ethernet header, FCS, a chip's status bytes  # as Linux's floor on the peer's MSS option (tcp_min_snd_mss 48)
 
 _ENOMEM = const(12)
 _EINVAL = const(22)
@@ -98,6 +99,12 @@ class TCP:
         self.cfg = cfg
         self.stats = _stats.register(iface.stats, *_STAT_NAMES)
         self.mss = cfg.mtu - 40  # IPv4 20 + TCP 20, no options on data
+        # The largest window offered: whole frames that fit in the chip's RX
+        # FIFO, so a burst at the window cannot overflow it (the MCU drains
+        # more slowly than the wire fills: an ENC28J60 holds 4 full frames)
+        fifo = getattr(getattr(iface, "driver", None), "rx_fifo_bytes", 0)
+        frames = fifo // (cfg.mtu + _FRAME_OVERHEAD) if fifo else 0
+        self.wnd_max = frames * self.mss if frames > 1 else 0xFFFF
         self.conns = [Conn(self, cfg, i) for i in range(cfg.tcp_conns)]
         self.listeners = [Listener(self) for _ in range(cfg.tcp_listeners)]
         self.now = 0
@@ -168,6 +175,7 @@ class TCP:
         c.reset(self._stamp)
         c.in_use = True
         c.nodelay = False
+        c.cork = False
         c.keepalive = False
         c.rcv_mss = self.mss
         c.snd_mss = self.mss if self.mss < 536 else 536

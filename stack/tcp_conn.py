@@ -49,6 +49,7 @@ class Conn:
         self.asm = Assembler(cfg.tcp_ooo_ranges)
         self.remote_ip = bytearray(4)
         self.nodelay = False
+        self.cork = False
         self.keepalive = False
         self.ka_idle_ms = cfg.tcp_keepalive_idle_ms
         self.ka_interval_ms = cfg.tcp_keepalive_interval_ms
@@ -239,6 +240,13 @@ class Conn:
         if self.state >= SYN_RECEIVED and self.state != TIME_WAIT and not self.error:
             tcp_output.send_rst(self)
         self.tcp.release(self)
+
+    def set_cork(self, on):
+        """TCP_CORK: while on, a partial segment waits for more data (at most
+        one persist period, as Linux's 200 ms); off sends what is queued."""
+        self.cork = bool(on)
+        if not on and self.state >= ESTABLISHED:
+            self._app_output()
 
     def set_keepalive(self, on, idle_ms=None, interval_ms=None, count=None):
         self.keepalive = bool(on)

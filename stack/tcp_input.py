@@ -7,7 +7,7 @@ from micropython import const
 
 from stack import tcp_output as out
 from stack import tcp_timers as tmr
-from stack.clock import ticks_add, ticks_diff
+from stack.clock import ticks_diff
 from stack.wire import tcp as wtcp
 
 _SEQ = const(4)
@@ -32,7 +32,6 @@ _ECONNREFUSED = const(111)
 _ECONNRESET = const(104)
 _CWND_CAP = const(1 << 20)
 _NO_TIMER = const(-1)
-_ACK_SOON_MS = const(1)  # "at the next poll": after the application's turn
 
 
 def established(c, now):
@@ -408,9 +407,7 @@ def _text(c, buf, doff, d0, dlen):
         if holes or c.ack_bytes >= 2 * c.snd_mss:
             c.ack_now = True
         elif c.rcv_adv - c.rcv_nxt < out.rcv_step(c):
-            soon = ticks_add(tcp.now, _ACK_SOON_MS)
-            if c.t_ack == _NO_TIMER or ticks_diff(c.t_ack, soon) > 0:
-                c.t_ack = soon
+            out.ack_soon(c)
         elif c.t_ack == _NO_TIMER:
             c.t_ack = tcp.delack_deadline()
     else:

@@ -31,6 +31,7 @@ _TIME_WAIT = const(10)
 
 _NO_TIMER = const(-1)
 _PROTO_TCP = const(6)
+_ACK_SOON_MS = const(1)  # "at the next poll"
 _SWS_FLOOR = const(256)  # below this a window is "silly" even when it is all the peer has
 
 
@@ -39,8 +40,15 @@ def rcv_window(c):
     avoidance): the right edge moves only by min(MSS, ring/2) or more, and
     it never moves left (RFC 9293 3.8.6.2.2 discourages shrinking)."""
     free = c.rx.free()
-    if free > 0xFFFF:
-        free = 0xFFFF
+    if free > c.tcp.wnd_max:
+        free = c.tcp.wnd_max
+    mss = c.snd_mss
+    if free >= 2 * mss:
+        # whole segments, so the sender sends no runts (as Linux does); not
+        # below two: Linux cuts its segments to half the largest window
+        # offered (tcp_bound_to_half_wnd), so rounding a small ring down
+        # would only make them smaller
+        free -= free % mss
     edge = c.rcv_nxt + free
     step = rcv_step(c)
     if edge - c.rcv_adv >= step or c.rcv_adv <= c.rcv_nxt and free >= step:
@@ -148,7 +156,7 @@ def send_ack(c):
 def send_rst(c):
     """RST on abort/timeout (RFC 9293 3.10.4: <SEQ=SND.NXT>): the highest
     sequence sent, since a timeout may have rewound snd_nxt; while probing a
-    zero window the probe byte was not taken, so snd_una."""
+    zero window the peer took nothing beyond SND.UNA."""
     emit(c, c.snd_una if c.persist else c.snd_max, 0, _RST | _ACKF)
 
 
@@ -200,18 +208,23 @@ def xmit(c, seq, n, now):
 
 def next_len(c):
     """Bytes in the next new segment at snd_nxt, 0 for a FIN alone, -1 when
-    nothing may go now. Full segments go while the windows allow. A shorter
-    one goes only when:
-    - it is all that is queued and no earlier small segment is unacknowledged
-      (Nagle, RFC 896, in Minshall's form as Linux uses), and less than two
-      full segments are in flight: with two in flight the peer's ACK comes
-      without its delay timer and the tail can grow into a full segment
-      (the application usually refills the ring meanwhile);
-    - or the receiver's window is the limit and the piece is at least half
-      the window it offers (RFC 1122 4.2.3.4 sender SWS avoidance); the
-      reference is the window offered when nothing was in flight (sws_wnd),
-      not the largest ever seen, so a receiver with a small buffer is served
-      at once (see tcp_input.update_window)."""
+    nothing may go now. Full segments go while the windows allow, and so
+    does the last one (with the FIN). A shorter one, all that is queued,
+    goes:
+    - corked (TCP_CORK: the application has more to write): only when the
+      ring is full and less than two full segments are in flight, since
+      then nothing can grow it and the peer may be delaying its ACK;
+    - with nodelay: at once;
+    - else (Nagle, RFC 896, in Minshall's form as Linux uses): when no
+      earlier small segment is unacknowledged and less than two full
+      segments are in flight. With two in flight the peer's ACK comes
+      without its delay timer, and the tail can grow into a full segment
+      meanwhile.
+    When the receiver's window is the limit, a partial segment goes if it
+    is at least half the window offered (RFC 1122 4.2.3.4 sender SWS
+    avoidance). The reference is the window offered when nothing was in
+    flight (sws_wnd), not the largest ever seen, so a receiver with a small
+    buffer is served at once (see tcp_input._take_window)."""
     off = c.snd_nxt - c.tx_seq0
     unsent = c.tx.used - off
     if unsent < 0:
@@ -229,12 +242,14 @@ def next_len(c):
     usable = (wnd if wnd < cw else cw) - flight
     n = unsent if unsent < mss else mss
     if n <= usable:
-        if n == mss or c.nodelay:
+        if n == mss or c.fin_queued:
             return n
-        if c.fin_queued:
-            return n  # nothing more can come: the tail goes with the FIN
+        if c.cork:
+            return n if c.tx.used == c.tx.size and flight < 2 * mss else -1
+        if c.nodelay:
+            return n
         if flight >= 2 * mss or c.snd_sml > c.snd_una and flight > 0:
-            return -1  # Nagle: the tail waits for the ACK that is on its way
+            return -1
         return n
     if usable <= 0 or cw <= wnd:
         return -1  # no window, or congestion-limited: an ACK will come
@@ -295,15 +310,15 @@ def resend_head(c, now, new_ok):
 
 
 def probe(c, now):
-    """Zero-window probe: one byte beyond the window (RFC 9293 3.8.6.1). It
-    does not advance snd_nxt and never starts an RTT sample; snd_max covers
-    it so the ACK of a taken byte is acceptable."""
+    """Zero-window probe (RFC 9293 3.8.6.1, RFC 1122 4.2.2.17): a segment
+    the receiver must answer with an ACK carrying its window. As Linux does,
+    it carries no data and an old sequence number (SND.UNA - 1): a probe byte
+    beyond the window could be taken by a receiver short of memory, leaving
+    its window edge one byte past our data (seen with a Linux receiver and
+    SO_RCVBUF 2048: windows of 1 byte from then on)."""
     c.tcp.stats["tcp_persist_probes"] += 1
-    emit(c, c.snd_nxt, 1, _ACKF)
-    if c.snd_nxt + 1 > c.snd_max:
-        c.snd_max = c.snd_nxt + 1
+    emit(c, c.snd_una - 1, 0, _ACKF)
     c.probes += 1
-    c.last_tx = now
 
 
 def set_timer(c, now, restart):
@@ -336,22 +351,33 @@ def arm_rtx(c, now):
 
 
 def window_update(c, now):
-    """After the application read. An ACK goes at once only when the window
-    last advertised was below the SWS unit (the sender is waiting for us);
-    otherwise the next ACK carries the new window, and the delayed-ACK timer
-    bounds how long that takes (RFC 1122 4.2.3.3, RFC 9293 3.8.6.2.2)."""
+    """After the application read. The sender may be waiting for us when
+    the window left to it was below the SWS unit, or the new one is at
+    least twice that (Linux's rule too): then an ACK goes at the next poll,
+    after the application's whole read loop, so one ACK carries the final
+    window. Otherwise the next ACK carries it, within the delayed-ACK bound
+    (RFC 1122 4.2.3.2 and 4.2.3.3, RFC 9293 3.8.6.2.2)."""
     if c.state == _TIME_WAIT or c.state == _CLOSED:
         return
     adv = c.rcv_adv
     rcv_window(c)
-    if c.rcv_adv == adv:
-        return
-    was = adv - c.rcv_nxt
+    new = c.rcv_adv - c.rcv_nxt
     c.rcv_adv = adv  # emit() recomputes and advertises it
-    if was < rcv_step(c):
-        send_ack(c)
+    if adv == c.rcv_nxt + new:
+        return  # the edge does not move (receiver SWS avoidance)
+    was = adv - c.rcv_nxt
+    if was < rcv_step(c) or new >= 2 * was:
+        ack_soon(c)
     elif c.t_ack == _NO_TIMER:
         c.t_ack = c.tcp.delack_deadline()
+
+
+def ack_soon(c):
+    """An ACK at the next poll: after the application's turn, so what it
+    reads meanwhile widens the window this ACK carries."""
+    soon = ticks_add(c.tcp.now, _ACK_SOON_MS)
+    if c.t_ack == _NO_TIMER or ticks_diff(c.t_ack, soon) > 0:
+        c.t_ack = soon
 
 
 def send_rst_reply(tcp, buf, ip_off, o, seg_len, flags):

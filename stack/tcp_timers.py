@@ -112,8 +112,8 @@ def _count_retry(c):
 
 
 def _persist_timeout(c, now):
-    """Data waits with nothing in flight. A closed window gets a one-byte
-    probe, the interval doubling up to tcp_persist_max_ms; a silly window
+    """Data waits with nothing in flight. A closed window gets a probe
+    (tcp_output.probe), the interval doubling up to tcp_persist_max_ms; a silly window
     gets what fits (the RFC 1122 4.2.3.4 override). Probes that go
     unanswered tcp_max_retries times end the connection (ETIMEDOUT); so do
     that many probes of an orphan (closed by the application), answered or

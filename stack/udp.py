@@ -26,6 +26,7 @@ class UDPSocket:
         self.remote_ip = bytearray(4)  # set by connect(): ICMP errors are matched to it
         self.remote_port = 0
         self.error = 0  # errno from an ICMP error, reported once (then cleared)
+        self.pooled = True  # False: made for a stack service (DHCP, DNS), not from the pool
 
     # -- ring ----------------------------------------------------------------
 
@@ -140,8 +141,14 @@ class UDPTable:
             "udp_drop_full",
         )
 
-    def socket(self):
-        """A socket from the pool; OSError(ENOMEM) when all are in use."""
+    def socket(self, ring_bytes=0):
+        """A socket from the pool; OSError(ENOMEM) when all are in use. With
+        ring_bytes: a new socket with a ring of that size, outside the pool, for
+        a stack service (DHCP, DNS) so that it never takes one of the user's."""
+        if ring_bytes:
+            s = UDPSocket(self, ring_bytes)
+            s.pooled = False
+            return s
         if not self._free:
             raise OSError(12)  # ENOMEM
         return self._free.pop()
@@ -169,7 +176,7 @@ class UDPTable:
         if sock in self._bound:
             self._bound.remove(sock)
         sock.port = 0
-        if sock not in self._free:
+        if sock.pooled and sock not in self._free:
             self._free.append(sock)
 
     def input(self, buf, ip_off, l4_off, l4_len):

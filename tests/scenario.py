@@ -60,7 +60,7 @@ class Counters(dict):
 
 class Sim:
     def __init__(self, board, netns=None, heap_lock=False, heapsize="64wK", forward=None,
-                 impair=None, app="main", app_args=(), pcap=None):
+                 impair=None, app="main", app_args=(), dhcp=False, pcap=None):
         self.board = board
         self.impair_spec = impair
         self.pcap = pcap  # a path: the launcher's --pcap
@@ -71,6 +71,7 @@ class Sim:
         self.heap_lock = heap_lock
         self.heapsize = heapsize
         self.forward = forward
+        self.dhcp = dhcp  # dnsmasq on the Linux side; self.ip is then the leased address
         self.ip = "192.0.2.2"
         self.host_ip = "192.0.2.1"
         self.tap = "stap0"
@@ -89,6 +90,8 @@ class Sim:
             cmd += ["--impair", self.impair_spec]
         if self.pcap:
             cmd += ["--pcap", str(self.pcap)]
+        if self.dhcp:
+            cmd.append("--dhcp")
         cmd += ["--app", self.app, "--commands"]
         if self.app_args:
             cmd += ["--"] + self.app_args
@@ -101,6 +104,7 @@ class Sim:
             raise RuntimeError("simulator did not start (board %s): %r\n%s"
                                % (self.board, line, self.log()))
         self.ready_lines.append(line.strip())
+        self.ip = line.split()[1]
         if self.forward:
             self.ready_lines.append(self.proc.stdout.readline().strip())
         threading.Thread(target=self._drain, args=(self.proc.stdout, self.replies),
@@ -131,6 +135,15 @@ class Sim:
         if not answer.startswith("IMPAIR "):
             raise AssertionError("launcher: " + answer)
         return answer[len("IMPAIR "):]
+
+    def dhcp_server(self, what):
+        """Stop or start the simulator's dnsmasq ("stop" / "start")."""
+        self.proc.stdin.write("dhcp-server %s\n" % what)
+        self.proc.stdin.flush()
+        answer = self.replies.get(timeout=15)
+        if not answer.startswith("DHCPSERVER "):
+            raise AssertionError("launcher: " + answer)
+        return answer.split()[1]
 
     def log(self):
         return "\n".join(self.log_lines)

@@ -117,6 +117,10 @@ _TSV_LATE_COL = const(0x20)  # TSV bit 29, in byte 3
 
 
 class ENC28J60:
+    # RX FIFO bytes: TCP offers no window larger than the whole frames that
+    # fit, so a burst at its window cannot overflow the chip (stack/tcp.py)
+    rx_fifo_bytes = _RXEND - _RXSTART + 1
+
     def __init__(self, spi, cs, mac, int_pin=None, rst=None, full_duplex=False):
         self.mac = bytes(mac)
         self._spi = spi

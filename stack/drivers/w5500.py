@@ -73,6 +73,8 @@ _ETIMEDOUT = const(110)
 
 
 class W5500:
+    rx_fifo_bytes = 16384  # socket 0's RX buffer in MACRAW (all 16 KB, see reset)
+
     def __init__(self, spi, cs, mac, int_pin=None, rst=None):
         self.mac = bytes(mac)
         self._spi = spi

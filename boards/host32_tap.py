@@ -1,0 +1,5 @@
+# The unix_tap board (no chip: the launcher's framed TAP stream is the MAC) on
+# the stack port's 32-bit Linux program (firmware/port, target host32), for
+# heap figures with a board's 32-bit object sizes: bench/heap32.py,
+# tests/test_host32_heap.py. `python -m host_tools sim --board host32_tap`.
+from boards.unix_tap import GATEWAY, IP, MAC, NETMASK, config, driver  # noqa: F401

@@ -1,0 +1,78 @@
+"""The stack on the port's 32-bit Linux program (firmware/port, target host32):
+real 32-bit object sizes, the code loaded from -march=x86 .mpy files into the
+heap as on a board without frozen modules. The figures are asserted as
+bounds, so a change that grows the stack's RAM use shows up here (update the
+bounds with the new measured figure and say why in the commit)."""
+
+import re
+import socket
+import subprocess
+
+import pytest
+
+from host_tools import emu
+
+# measured 2026-12: 128,384 B used after start-up (code as .mpy in the heap,
+# stack, TCP with 4 TCBs and 2 KB rings, HTTP server with 4 client slots)
+STARTUP_USED_MAX = 140_000
+STARTUP_USED_MIN = 100_000
+
+
+@pytest.fixture(scope="module")
+def mpy_root():
+    try:
+        emu.ensure_port()
+    except emu.EmuError as e:
+        pytest.fail("the stack port does not build: %s" % e)
+    return emu.build_files("x86")
+
+
+def run_host32(mpy_root, code, heap, timeout=30):
+    a, b = socket.socketpair()
+    try:
+        cmd, env = emu.host32_cmd(heap, code.replace("FD", str(b.fileno())), mpy_root)
+        return subprocess.run(cmd, env=env, pass_fds=(b.fileno(),), capture_output=True,
+                              text=True, timeout=timeout)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_host32_is_a_32_bit_micropython(mpy_root):
+    r = run_host32(mpy_root, "import sys\nprint(sys.maxsize, sys.implementation._mpy & 0xff)",
+                   64 * 1024)
+    assert r.returncode == 0, r.stdout + r.stderr
+    maxsize, mpy = r.stdout.split()[:2]
+    assert int(maxsize) == 2**31 - 1
+    assert int(mpy) == 6  # .mpy version 6
+
+
+# firmware/main.py's bring-up (board host32_tap: the unix_tap driver on an fd),
+# then the figures, without entering the loop
+STARTUP = """
+import gc
+from firmware import main
+opts = {"board": "host32_tap", "fd": FD}
+iface = main.start(opts)
+http = main.start_http(iface)
+gc.collect()
+print("USED %d FREE %d CONNS %d" % (gc.mem_alloc(), gc.mem_free(), iface.cfg.tcp_conns))
+"""
+
+
+def test_startup_heap_is_bounded(mpy_root):
+    r = run_host32(mpy_root, STARTUP, 192 * 1024)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"USED (\d+) FREE (\d+) CONNS (\d+)", r.stdout)
+    assert m, r.stdout
+    used, free, conns = (int(x) for x in m.groups())
+    assert conns == 4
+    assert STARTUP_USED_MIN <= used <= STARTUP_USED_MAX, used
+    assert used + free <= 192 * 1024
+
+
+def test_a_heap_too_small_fails_with_memoryerror(mpy_root):
+    r = run_host32(mpy_root, STARTUP, 64 * 1024)
+    assert r.returncode == 1
+    assert "MemoryError" in r.stdout
+    assert "USED" not in r.stdout
