@@ -190,6 +190,9 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, i
         if dhcp:
             print("sim: --dhcp is not available on emulated boards yet", file=sys.stderr)
             return 2
+        if pcap:
+            print("sim: --pcap is not available on emulated boards yet", file=sys.stderr)
+            return 2
         return emu.run_sim(board, netns, forward, heapsize, impair, commands)
     ok, why = nsmod.can_create()
     if not ok:
