@@ -4,6 +4,9 @@
 # tcp_input.py, sending in tcp_output.py, timers in tcp_timers.py, the
 # application API on Conn in tcp_conn.py. API: docs/tcp.md.
 import os
+from random import getrandbits
+
+import micropython
 
 from micropython import const
 
@@ -78,6 +81,16 @@ _STAT_NAMES = (
 )
 
 
+def _random_f(f):
+    """Four random bytes without allocating (getrandbits under 30 bits is a small int)."""
+    a = getrandbits(16)
+    b = getrandbits(16)
+    f[0] = a >> 8
+    f[1] = a & 0xFF
+    f[2] = b >> 8
+    f[3] = b & 0xFF
+
+
 class Listener:
     def __init__(self, tcp):
         self.tcp = tcp
@@ -106,12 +119,15 @@ class TCP:
         frames = fifo // (cfg.mtu + _FRAME_OVERHEAD) if fifo else 0
         self.wnd_max = frames * self.mss if frames > 1 else 0xFFFF
         self.conns = [Conn(self, cfg, i) for i in range(cfg.tcp_conns)]
+        self._last = self.conns[0]  # the connection _find() matched last
+        self.fast_path = True  # header prediction (tcp_input.predicted); tests turn it off
         self.listeners = [Listener(self) for _ in range(cfg.tcp_listeners)]
         self.now = 0
         self._stamp = 0
         self._next_port = 0
         # RFC 6528: per-boot secret for the ISN hash
         self._secret = bytes(os.urandom(16))
+        self._f = bytearray(4)  # F() of the ISN being made (see _iss)
         # sequence offsets are rebased by rebase_by once past rebase_at
         # (both far below 2**30; tests make them small)
         self.rebase_at = 1 << 28
@@ -195,25 +211,44 @@ class TCP:
     # -- ISN (RFC 6528) --------------------------------------------------------
 
     def _iss(self, c, now):
+        """RFC 6528: ISN = M + F(4-tuple, secret), F a SHA-256 keyed by a
+        per-boot secret. Hashing allocates, and Interface.poll() runs with the
+        heap locked, so the lock is opened around it: this is connection
+        set-up, not the per-segment path. If the application holds the heap
+        locked as well, or the port has no hashlib, F is random bits instead
+        (no allocation; ISNs then do not grow per 4-tuple)."""
+        f = self._f
+        opened = self.iface.in_poll
+        if opened:
+            micropython.heap_unlock()
         try:
-            import hashlib  # only at connection set-up
-        except ImportError:  # a port without hashlib: a random offset instead of F()
-            hashlib = None
-        if hashlib is not None:
-            h = hashlib.sha256(self._secret)
-            h.update(self.iface.ip)
-            h.update(c.remote_ip)
-            h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
-            h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
-            d = h.digest()
-        else:
-            d = os.urandom(4)
+            self._hash_f(c, f)
+        except MemoryError:
+            _random_f(f)
+        finally:
+            if opened:
+                micropython.heap_lock()
         # M: a 4 us clock (RFC 6528 3), here from ms ticks: now * 250 mod 2**32
         m_lo = (now & 0xFFFF) * 250
         m_hi = ((now >> 16) & 0xFFFF) * 250 + (m_lo >> 16)
-        lo = ((d[2] << 8) | d[3]) + (m_lo & 0xFFFF)
-        c.iss_hi = (((d[0] << 8) | d[1]) + m_hi + (lo >> 16)) & 0xFFFF
+        lo = ((f[2] << 8) | f[3]) + (m_lo & 0xFFFF)
+        c.iss_hi = (((f[0] << 8) | f[1]) + m_hi + (lo >> 16)) & 0xFFFF
         c.iss_lo = lo & 0xFFFF
+
+    def _hash_f(self, c, f):
+        try:
+            import hashlib  # only at connection set-up
+        except ImportError:  # a port without hashlib
+            _random_f(f)
+            return
+        h = hashlib.sha256(self._secret)
+        h.update(self.iface.ip)
+        h.update(c.remote_ip)
+        h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
+        h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
+        d = h.digest()
+        for i in range(4):
+            f[i] = d[i]
 
     # -- application entry points ------------------------------------------------
 
@@ -326,10 +361,14 @@ class TCP:
             if c is not None:
                 if c.t_rtx == _REARM:
                     tcp_timers.rearm(c, now_ms)
-                if c.state == SYN_SENT:
-                    tcp_input.syn_sent(c, buf, ip_off, o, hl, l4_len, now_ms)
+                s = c.state
+                if s == ESTABLISHED and self.fast_path:
+                    if tcp_input.predicted(c, buf, o, hl, l4_len, fl, now_ms):
+                        return
+                if s == SYN_SENT:
+                    tcp_input.syn_sent(c, buf, ip_off, o, hl, l4_len, fl, now_ms)
                 else:
-                    tcp_input.segment(c, buf, ip_off, o, hl, l4_len, now_ms)
+                    tcp_input.segment(c, buf, ip_off, o, hl, l4_len, fl, now_ms)
                 return
         seg_len = l4_len - hl
         if fl & _SYN:
@@ -356,6 +395,15 @@ class TCP:
             tcp_output.send_rst_reply(self, buf, ip_off, o, seg_len, fl)
 
     def _find(self, buf, ip_off, dport, sport):
+        c = self._last  # a burst of segments is usually for one connection
+        if (
+            c.local_port == dport
+            and c.remote_port == sport
+            and c.in_use
+            and c.state != CLOSED
+            and ip4.addr_is(buf, ip_off + ip4.SRC, c.remote_ip)
+        ):
+            return c
         for c in self.conns:
             if (
                 c.in_use
@@ -364,6 +412,7 @@ class TCP:
                 and c.state != CLOSED
                 and ip4.addr_is(buf, ip_off + ip4.SRC, c.remote_ip)
             ):
+                self._last = c
                 return c
         return None
 
