@@ -43,6 +43,8 @@ def cli():
 @click.option("--impair", metavar="NETEM",
               help="a bad link, as tc netem's spec: 'loss 3% delay 10ms 5ms reorder 10% "
                    "duplicate 1%' (tc netem on the TAP if the kernel has it, else the relay)")
+@click.option("--pcap", metavar="FILE",
+              help="write every frame the stack receives and sends to FILE (classic pcap)")
 @click.option("--app", default="main", show_default=True,
               help="firmware/APP.py to run (tcp_services for the TCP tests)")
 @click.option("--commands", is_flag=True,
@@ -53,8 +55,8 @@ def cli():
 @click.option("--source", is_flag=True,
               help="run the .py sources instead of a .mpy build (needs a bigger heap)")
 @click.argument("app_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- APP_ARGS...]")
-def sim(board, netns, forward, no_forward, heapsize, frozen, heap_lock, impair, app, commands,
-        dhcp, source, app_args):
+def sim(board, netns, forward, no_forward, heapsize, frozen, heap_lock, impair, pcap, app,
+        commands, dhcp, source, app_args):
     """Run the stack on a simulated board behind a TAP.
 
     Creates the namespace with a TAP whose Linux side is 192.0.2.1/24, starts
@@ -67,7 +69,7 @@ def sim(board, netns, forward, no_forward, heapsize, frozen, heap_lock, impair, 
     from host_tools import sim as simmod
 
     sys.exit(simmod.run(board, netns, None if no_forward else forward, heapsize, heap_lock,
-                        source, frozen, impair, app, list(app_args), commands, dhcp))
+                        source, frozen, impair, app, list(app_args), commands, dhcp, pcap))
 
 
 # -- build -------------------------------------------------------------------------------------

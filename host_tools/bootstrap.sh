@@ -6,7 +6,7 @@ export PATH="$PATH:/usr/sbin:/sbin"  # dnsmasq, ip: root tools
 cd "$(dirname "$0")/.."
 
 # command -> Debian package that provides it
-need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump dnsmasq:dnsmasq-base
+need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump dnsmasq:dnsmasq-base tshark:tshark
       chromium:chromium setpriv:util-linux  # the page test (headless Chromium), the flash permission test
       taskset:util-linux valgrind:valgrind gcc:gcc dpkg-source:dpkg-dev)  # last line: bench/ (lwIP baseline, callgrind)
 missing=()

@@ -53,18 +53,19 @@ def test_sim_defaults_reach_sim_run(sim_calls):
     r = CliRunner().invoke(cli, ["sim"])
     assert r.exit_code == 0, r.output
     assert sim_calls == [("unix_tap", "stacksim", None, "64wK", False, False, True, None, "main",
-                          [], False, False)]
+                          [], False, False, None)]
 
 
 def test_sim_every_option_reaches_sim_run(sim_calls):
     r = CliRunner().invoke(cli, ["sim", "--board", "sim_w5500", "--netns", "x1", "--forward",
                                  "127.0.0.1:8080", "--heapsize", "96wK", "--no-frozen",
                                  "--heap-lock", "--impair", "loss 3%", "--app", "tcp_services",
-                                 "--commands", "--source", "--dhcp", "--", "--config",
-                                 "tcp_conns=2"])
+                                 "--commands", "--source", "--dhcp", "--pcap", "s.pcap", "--",
+                                 "--config", "tcp_conns=2"])
     assert r.exit_code == 0, r.output
     assert sim_calls == [("sim_w5500", "x1", "127.0.0.1:8080", "96wK", True, True, False,
-                          "loss 3%", "tcp_services", ["--config", "tcp_conns=2"], True, True)]
+                          "loss 3%", "tcp_services", ["--config", "tcp_conns=2"], True, True,
+                          "s.pcap")]
 
 
 def test_sim_no_forward_and_forward_exclude_each_other(sim_calls):
