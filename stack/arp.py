@@ -304,11 +304,14 @@ class Neighbours:
     # -- timers ---------------------------------------------------------------
 
     def poll(self, now_ms):
-        """Retries and expiry. The scan of every entry runs only when one is
-        due (or a deadline was set since): most polls see no ARP work."""
+        """Retries and expiry; returns ms until the next (as poll_at). The
+        scan of every entry runs only when one is due (or a deadline was set
+        since): most polls see no ARP work."""
         nxt = self._next
-        if nxt is not None and ticks_diff(nxt, now_ms) > 0:
-            return
+        if nxt is not None:
+            d = ticks_diff(nxt, now_ms)
+            if d > 0:
+                return d
         nxt = ticks_add(now_ms, self._ttl_ms)  # no entry: nothing before this
         for i in range(self._n):
             st = self._state[i]
@@ -332,6 +335,8 @@ class Neighbours:
             if ticks_diff(t, nxt) < 0:
                 nxt = t
         self._next = nxt
+        d = ticks_diff(nxt, now_ms)
+        return d if d > 0 else 0
 
     def poll_at(self, now_ms):
         """ms until poll() has work (0: now)."""

@@ -58,6 +58,7 @@ class Fragments:
         self._timeout_ms = cfg.ip4_reasm_timeout_ms
         self._bufs = [bytearray(_DATA_OFF + self._cap) for _ in range(n)]
         self._used = bytearray(n)
+        self.busy = False  # some slot may be in use (poll() clears it when none is)
         self._key = bytearray(_KEY * n)
         self._stamp = [0] * n  # ticks_ms of the datagram's first fragment to arrive
         self._total = [_UNKNOWN] * n  # data length, known once the last fragment came
@@ -165,6 +166,7 @@ class Fragments:
         self._key[j + 9] = buf[o + 4]
         self._key[j + 10] = buf[o + 5]
         self._used[victim] = 1
+        self.busy = True
         self._stamp[victim] = now_ms
         self._total[victim] = _UNKNOWN
         self._hl[victim] = 0
@@ -229,19 +231,33 @@ class Fragments:
     # -- timers ------------------------------------------------------------------
 
     def poll(self, now_ms):
+        """Reassembly timeouts; returns ms until the next (as poll_at)."""
+        if not self.busy:
+            return -1  # nothing being reassembled: the common case, one test
+        best = -1
         for i in range(self._n):
-            if self._used[i] and ticks_diff(now_ms, self._stamp[i]) >= self._timeout_ms:
-                self._used[i] = 0
-                self.stats["ip4_reasm_drop_timeout"] += 1
-                hl = self._hl[i]
-                if hl:
-                    # RFC 1122 3.3.2 / RFC 792: time exceeded, code 1, if we had fragment 0
-                    self._iface.icmp.send_error(
-                        icmp4.TYPE_TIME_EXCEEDED, icmp4.CODE_REASSEMBLY, self._bufs[i], _DATA_OFF - hl
-                    )
+            if not self._used[i]:
+                continue
+            left = self._timeout_ms - ticks_diff(now_ms, self._stamp[i])
+            if left > 0:
+                if best < 0 or left < best:
+                    best = left
+                continue
+            self._used[i] = 0
+            self.stats["ip4_reasm_drop_timeout"] += 1
+            hl = self._hl[i]
+            if hl:
+                # RFC 1122 3.3.2 / RFC 792: time exceeded, code 1, if we had fragment 0
+                self._iface.icmp.send_error(
+                    icmp4.TYPE_TIME_EXCEEDED, icmp4.CODE_REASSEMBLY, self._bufs[i], _DATA_OFF - hl
+                )
+        self.busy = best >= 0
+        return best
 
     def poll_at(self, now_ms):
         """ms until the next reassembly timeout, or -1 if none is running."""
+        if not self.busy:
+            return -1
         best = -1
         for i in range(self._n):
             if self._used[i]:

@@ -246,10 +246,9 @@ class Interface:
             heap_unlock()
 
     def _timers(self, now_ms):
-        self.arp.poll(now_ms)
-        best = self.arp.poll_at(now_ms)
-        self.frag.poll(now_ms)
-        t = self.frag.poll_at(now_ms)
+        """Each part runs its due timers and tells when its next one is."""
+        best = self.arp.poll(now_ms)
+        t = self.frag.poll(now_ms)
         if t >= 0 and (best < 0 or t < best):
             best = t
         if self.dhcp is not None:

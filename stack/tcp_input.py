@@ -446,11 +446,15 @@ def _text(c, buf, doff, d0, dlen):
     tcp = c.tcp
     rx = c.rx
     asm = c.asm
-    rx.write_at(d0, buf, doff, dlen)
+    holes = asm.n
+    if d0 == 0 and not holes:
+        got = rx.write(buf, doff, dlen)  # in order, nothing out of order held: the common case
+    else:
+        rx.write_at(d0, buf, doff, dlen)
     if d0 == 0:
-        holes = asm.n
-        got = asm.advance(dlen)
-        rx.commit(got)
+        if holes:
+            got = asm.advance(dlen)
+            rx.commit(got)
         c.rcv_nxt += got
         c.ack_bytes += got
         c.events += 1

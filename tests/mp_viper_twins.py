@@ -92,6 +92,16 @@ for _ in range(1000):
     y = bytearray(x[3:7]) if rnd(2) else bytearray(os.urandom(4))
     if ip4._addr_is_viper(x, 3, y) != ip4.addr_is_py(x, 3, y):
         raise SystemExit("addr_is mismatch")
+    ad = bytearray(os.urandom(4))
+    mk = bytearray((255, 255, 255, 255 ^ ((1 << rnd(9)) - 1)))
+    z = rnd(3)
+    if z == 0:
+        x[3:7] = b"\xff\xff\xff\xff"
+    elif z == 1:
+        for i in range(4):
+            x[3 + i] = (ad[i] & mk[i]) | (~mk[i] & 0xFF)
+    if ip4._is_broadcast_viper(x, 3, ad, mk) != ip4.is_broadcast_py(x, 3, ad, mk):
+        raise SystemExit("is_broadcast mismatch")
     m = bytearray(x[0:6]) if rnd(2) else bytearray(os.urandom(6))
     if rnd(3) == 0:
         m[rnd(6)] ^= 1

@@ -194,14 +194,9 @@ if _VIPER:
         p[o + _CSUM] = s >> 8
         p[o + _CSUM + 1] = s & 0xFF
 
-    addr_is = _addr_is_viper
-    finish = _finish_viper
-else:
-    addr_is = addr_is_py
-    finish = finish_py
 
 
-def is_broadcast(buf, off, addr, mask):
+def is_broadcast_py(buf, off, addr, mask):
     """Limited broadcast or the subnet's directed broadcast."""
     limited = True
     directed = True
@@ -269,3 +264,30 @@ def parse_addr(text):
 
 def format_addr(buf, off=0):
     return "%d.%d.%d.%d" % (buf[off], buf[off + 1], buf[off + 2], buf[off + 3])
+
+
+if _VIPER:
+
+    @micropython.viper
+    def _is_broadcast_viper(buf, off: int, addr, mask) -> bool:
+        # every received datagram's source (check_src): a viper twin
+        p = ptr8(buf)
+        a = ptr8(addr)
+        m = ptr8(mask)
+        limited = True
+        directed = True
+        for i in range(4):
+            b = p[off + i]
+            if b != 0xFF:
+                limited = False
+            if b != (a[i] & m[i]) | (m[i] ^ 0xFF):
+                directed = False
+        return limited or directed
+
+    addr_is = _addr_is_viper
+    finish = _finish_viper
+    is_broadcast = _is_broadcast_viper
+else:
+    addr_is = addr_is_py
+    finish = finish_py
+    is_broadcast = is_broadcast_py
