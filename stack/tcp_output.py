@@ -328,6 +328,7 @@ def set_timer(c, now, restart):
     if c.snd_nxt > c.snd_una:
         if restart or c.persist or c.t_rtx == _NO_TIMER:
             c.persist = False
+            c.persist_ms = 0  # a later persist period starts over from the RTO
             c.t_rtx = ticks_add(now, c.rto_ms)
     elif c.snd_nxt - c.tx_seq0 < c.tx.used:
         if not c.persist or c.t_rtx == _NO_TIMER:
@@ -338,6 +339,7 @@ def set_timer(c, now, restart):
     else:
         c.t_rtx = _NO_TIMER
         c.persist = False
+        c.persist_ms = 0
 
 
 def arm_rtx(c, now):
