@@ -450,7 +450,7 @@ def _text(c, buf, doff, d0, dlen):
     if d0 == 0 and not holes:
         got = rx.write(buf, doff, dlen)  # in order, nothing out of order held: the common case
     else:
-        rx.write_at(d0, buf, doff, dlen)
+        _place(c, buf, doff, d0, dlen)
     if d0 == 0:
         if holes:
             got = asm.advance(dlen)
@@ -477,6 +477,30 @@ def _text(c, buf, doff, d0, dlen):
         else:
             tcp.stats["tcp_ooo_drop"] += 1
         c.ack_now = True  # duplicate ACK at once (RFC 5681 4.2)
+
+
+def _place(c, buf, doff, d0, dlen):
+    """Put bytes [d0, d0 + dlen) past RCV.NXT into the ring, but not over
+    out-of-order bytes already held: where copies overlap, the first one
+    received wins (as Linux keeps the bytes it already queued)."""
+    rx = c.rx
+    asm = c.asm
+    s = d0
+    e = d0 + dlen
+    for i in range(asm.n):
+        a = asm.start[i]
+        b = asm.end[i]
+        if b <= s:
+            continue
+        if a >= e:
+            break
+        if a > s:
+            rx.write_at(s, buf, doff + s - d0, a - s)
+        if b > s:
+            s = b
+        if s >= e:
+            return
+    rx.write_at(s, buf, doff + s - d0, e - s)
 
 
 def _ack_new(c, ack, now):

@@ -377,3 +377,22 @@ def test_bulk_send_with_2k_ring_sends_the_tail_to_draw_the_ack():
     sizes = _bulk_sizes(2048, 20_000)
     assert sum(sizes) == 20_000
     assert sizes[:2] == [1460, 588]
+
+
+def test_overlapping_segments_with_other_contents_first_received_wins():
+    # BBBB held out of order at [4, 8), then XXXX at the same place, then
+    # aaaaYY at [0, 6): the bytes first received stay (issue 10)
+    h = Harness()
+    c, iss = h.accept_one()
+    h.feed(P, 80, ISN + 1 + 4, iss + 1, "A", data=b"BBBB")
+    h.feed(P, 80, ISN + 1 + 4, iss + 1, "A", data=b"XXXX")
+    h.feed(P, 80, ISN + 1, iss + 1, "PA", data=b"aaaaYY")
+    buf = bytearray(16)
+    assert c.recv_into(buf, 0, 16) == 8
+    assert bytes(buf[:8]) == b"aaaaBBBB"
+    # and a retransmission over held bytes at both ends of a hole
+    h.feed(P, 80, ISN + 9 + 2, iss + 1, "A", data=b"cc")  # held at [2, 4)
+    h.feed(P, 80, ISN + 9 + 6, iss + 1, "A", data=b"ee")  # held at [6, 8)
+    h.feed(P, 80, ISN + 9, iss + 1, "PA", data=b"0123456789")
+    assert c.recv_into(buf, 0, 16) == 10
+    assert bytes(buf[:10]) == b"01cc45ee89"
