@@ -127,3 +127,21 @@ def test_a_dead_chip_ends_the_poll_loop_with_the_oserror():
             iface.arp.announce()  # anything that sends
             iface.poll(t)
     assert e.value.args[0] == errno.ENODEV
+
+
+def test_enc28j60_that_reset_itself_is_told_apart_by_the_chip_check():
+    # after a reset EREVID still reads right; receive enable (ECON1.RXEN) is
+    # off. The check every failed send or odd receive runs (chip_checks,
+    # tested above) must call that dead too. (The model refuses the TX
+    # pointers a reset leaves, so the check is called directly here.)
+    wire, model, spi, d = enc.rig()
+    f = frame()
+    assert d.send(f, len(f)) is True
+    d._check_chip()  # a live, configured chip passes
+    model._reset()  # a brown-out: every register back to its default...
+    model._clk_seen = True  # ...some time ago: its oscillator runs again
+    model._clk_wait = 0
+    with pytest.raises(OSError) as e:
+        d._check_chip()
+    assert e.value.args[0] == errno.ENODEV and "reset" in str(e.value)
+    assert d.stats["chip_dead"] == 1 and d.dead

@@ -147,6 +147,8 @@ class ENC28J60:
         # exception allocates nothing (the steady state runs under heap_lock)
         self._dead = OSError(_ENODEV, "ENC28J60 stopped answering (EREVID changed): "
                              "chip dead, unpowered or SPI broken; re-create the driver")
+        self._reset_seen = OSError(_ENODEV, "ENC28J60 was reset (receive off, registers "
+                                   "at their defaults); re-create the driver")
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -259,6 +261,12 @@ class ENC28J60:
             self.stats["chip_dead"] += 1
             self.dead = True  # every later send / receive raises at once
             raise self._dead
+        if not self._rd(_ECON1) & _ECON1_RXEN:
+            # alive but reset (a brown-out, a glitch on RESET): its registers
+            # are the defaults, receive is off; EREVID alone cannot tell
+            self.stats["chip_dead"] += 1
+            self.dead = True
+            raise self._reset_seen
 
     # -- bring-up ------------------------------------------------------------------------
 
