@@ -257,6 +257,10 @@ class ENC28J60:
         # A send or receive looked wrong: a live chip still reads the EREVID
         # it read at bring-up; a dead one (MISO stuck at 0x00 or 0xFF) cannot.
         self.stats["chip_checks"] += 1
+        # select EREVID's bank outright: a chip that reset itself is back in
+        # bank 0 whatever the cached bank says
+        self._cmd(_BFS, _ECON1, 3)
+        self._bank = 3
         if self._rd(_EREVID) != self.revision:
             self.stats["chip_dead"] += 1
             self.dead = True  # every later send / receive raises at once
