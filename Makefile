@@ -1,10 +1,12 @@
 # make sim   - run the stack on a simulated board, reachable from the host
 # make test  - the whole test suite (unit on CPython, scenarios on the MicroPython unix port)
 # make bench - benchmarks with their baselines
+# make fuzz  - coverage-guided fuzzing (atheris, 3 x 60 s) and 200k+ frames in the unix port
+# make soak  - 10 minutes of mixed load and attack bursts against sim_w5500
 BOARD ?= sim_w5500
 PY := .venv/bin/python
 
-.PHONY: setup sim test bench build clean
+.PHONY: setup sim test bench build clean fuzz soak
 
 setup:
 	@bash host_tools/bootstrap.sh
@@ -14,6 +16,9 @@ sim: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+fuzz: setup
+	$(PY) tests/fuzz/run.py --seconds 60
 
 bench: setup
 	$(PY) -m bench
