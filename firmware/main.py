@@ -2,10 +2,11 @@
 #
 # On a board, boot runs this file with no arguments and the board module is
 # /board.py. In the simulator: micropython firmware/main.py --board NAME --fd N
-# [--heap-lock] [--dhcp]. --heap-lock runs every poll and echo step under
+# [--heap-lock] [--dhcp] [--pcap FILE]. --heap-lock runs every poll and echo step under
 # micropython.heap_lock(), proving the steady state allocates nothing. --dhcp
 # (or DHCP = True in the board file) configures the address by DHCP through
-# stack.network.LAN instead of the board's static IP.
+# stack.network.LAN instead of the board's static IP. --pcap records every
+# frame both ways (stack/drivers/pcap.py).
 import gc
 import sys
 import time
@@ -34,6 +35,9 @@ def parse_args(argv):
             opts["dhcp"] = True
         elif a == "--config":
             opts["config"] = parse_config(argv[i + 1])
+            i += 1
+        elif a == "--pcap":
+            opts["pcap"] = argv[i + 1]  # every frame both ways, to this file
             i += 1
         elif a == "--measure-base":
             opts["measure_base"] = True
@@ -106,6 +110,10 @@ def start(opts):
     board = load_board(opts)
     cfg = board.config().update(opts.get("config", {}))
     drv = board.driver(opts)
+    if "pcap" in opts:
+        from stack.drivers.pcap import PcapDriver
+
+        drv = PcapDriver(drv, opts["pcap"])
     if use_dhcp(opts, board):
         return Interface(drv, cfg, ip="0.0.0.0", netmask="0.0.0.0", gateway="0.0.0.0")
     iface = Interface(

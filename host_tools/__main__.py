@@ -25,6 +25,8 @@ def main(argv=None):
     s.add_argument("--impair", metavar="NETEM",
                    help="a bad link, as tc netem's spec: 'loss 3%% delay 10ms 5ms reorder 10%% "
                         "duplicate 1%%' (tc netem on the TAP if the kernel has it, else the relay)")
+    s.add_argument("--pcap", metavar="FILE",
+                   help="write every frame the stack receives and sends to FILE (classic pcap)")
     s.add_argument("--app", default="main",
                    help="firmware/APP.py to run (default main; tcp_services for TCP tests)")
     s.add_argument("--commands", action="store_true",
@@ -47,7 +49,7 @@ def main(argv=None):
 
         return sim.run(a.board, a.netns, None if a.no_forward else a.forward, a.heapsize,
                        a.heap_lock, a.source, a.frozen, a.impair, a.app, a.app_args,
-                       a.commands, a.dhcp)
+                       a.commands, a.dhcp, a.pcap)
     if a.cmd == "build":
         from host_tools import build
 

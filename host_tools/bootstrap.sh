@@ -6,7 +6,7 @@ export PATH="$PATH:/usr/sbin:/sbin"  # dnsmasq, ip: root tools
 cd "$(dirname "$0")/.."
 
 # command -> Debian package that provides it
-need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump dnsmasq:dnsmasq-base)
+need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump dnsmasq:dnsmasq-base tshark:tshark)
 missing=()
 for pair in "${need[@]}"; do
   cmd=${pair%%:*}; pkg=${pair##*:}

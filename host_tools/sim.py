@@ -73,11 +73,13 @@ def measure_base(board, env, app="main", dhcp=False):
     raise SystemExit("sim: could not measure the firmware's code size:\n" + r.stdout + r.stderr)
 
 
-def firmware_cmd(board, fd, heap, heap_lock=False, app="main", app_args=()):
+def firmware_cmd(board, fd, heap, heap_lock=False, app="main", app_args=(), pcap=None):
     cmd = [micropython_path(), "-X", "heapsize=" + heap,
            str(ROOT / "firmware" / (app + ".py")), "--board", board, "--fd", str(fd)]
     if heap_lock:
         cmd.append("--heap-lock")
+    if pcap:
+        cmd += ["--pcap", os.path.abspath(pcap)]
     return cmd + list(app_args)
 
 
@@ -181,7 +183,7 @@ def _commands(impairer, stream, dhcp_server=None):
 
 
 def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, impair=None,
-        app="main", app_args=(), commands=False, dhcp=False):
+        app="main", app_args=(), commands=False, dhcp=False, pcap=None):
     from host_tools import emu
 
     if emu.handles(board):  # emulated RP2040 or host32: host_tools/emu.py runs them
@@ -237,7 +239,7 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, i
                   file=sys.stderr, flush=True)
         # The stack's own output (heap line, errors) goes to stderr; stdout is ours.
         proc = subprocess.Popen(firmware_cmd(board, relay.child_fd, heap_arg, heap_lock, app,
-                                             app_args),
+                                             app_args, pcap),
                                 pass_fds=(relay.child_fd,), env=env, stdout=sys.stderr,
                                 stdin=subprocess.DEVNULL, cwd=str(ROOT))
         relay.close_child_end()

@@ -1,6 +1,13 @@
 # Neighbour cache and ARP protocol (RFC 826, RFC 1122 section 2.3.2).
 #
-# Bounded: cfg.arp_entries entries; when full, the oldest entry is reused.
+# Bounded: cfg.arp_entries entries. When full, a new entry takes the oldest
+# unresolved one, else the oldest resolved one; an entry that a live TCP
+# connection sends through (SYN-SENT or synchronized) is pinned and never
+# taken, and is refreshed instead of expiring. So a flood of SYNs from
+# spoofed sources (each asking us to resolve a host that never answers) or of
+# ARP packets churns only the unpinned entries, never the real peer's. Only
+# ARP requests for our address create entries; a reply we did not ask for
+# (no pending entry) is not cached (RFC 826 merge rule without the reply case).
 # An unresolved next hop holds at most one frame waiting for the reply (RFC 1122
 # 2.3.2.2 "SHOULD save at least one"); a newer frame replaces it and the older one
 # is counted as dropped. Frames wait in a small pool of preallocated buffers.
@@ -10,13 +17,15 @@ from stack import mem
 from stack import stats as _stats
 from stack.clock import ticks_diff
 from stack.wire import arp as warp
-from stack.wire import eth
+from stack.wire import eth, ip4
 
 _FREE = const(0)
 _PENDING = const(1)
 _RESOLVED = const(2)
 _NO_SLOT = const(0xFF)
 _PENDING_FRAMES = const(2)
+_SYN_SENT = const(2)  # stack/tcp_conn.py states: SYN-SENT, and synchronized from here on
+_ESTABLISHED = const(4)
 
 _ZERO_MAC = b"\x00\x00\x00\x00\x00\x00"
 
@@ -49,6 +58,10 @@ class Neighbours:
             "arp_drop_unresolved",
             "arp_drop_replaced",
             "arp_drop_no_buffer",
+            "arp_drop_unsolicited",
+            "arp_drop_src_self",
+            "arp_drop_src_bad",
+            "arp_drop_cache_full",
         )
 
     # -- lookups ------------------------------------------------------------
@@ -80,20 +93,83 @@ class Neighbours:
             dst[dst_off + k] = self._mac[m + k]
 
     def _alloc(self, buf, off, now_ms):
-        """A free entry, or the oldest one recycled (its waiting frame dropped)."""
+        """A free entry, else the oldest unresolved one, else the oldest
+        resolved one, never a pinned one; recycled (its waiting frame
+        dropped). -1 if every entry is pinned (counted)."""
         victim = -1
         for i in range(self._n):
-            if self._state[i] == _FREE:
+            st = self._state[i]
+            if st == _FREE:
                 victim = i
                 break
-            if victim < 0 or ticks_diff(self._stamp[victim], self._stamp[i]) > 0:
-                victim = i
+            if victim >= 0:
+                if st != self._state[victim]:
+                    if st == _RESOLVED:
+                        continue  # the victim so far is unresolved: it goes first
+                elif ticks_diff(self._stamp[i], self._stamp[victim]) >= 0:
+                    continue  # not older
+            if self._pinned(i):
+                continue
+            victim = i
+        if victim < 0:
+            self.stats["arp_drop_cache_full"] += 1
+            return -1
         self._release(victim, "arp_drop_unresolved")
         j = 4 * victim
         for k in range(4):
             self._ip[j + k] = buf[off + k]
         self._stamp[victim] = now_ms
         return victim
+
+    def _pinned(self, i):
+        """True if a live TCP connection sends through entry i: its peer, or the
+        gateway for a peer off the subnet."""
+        iface = self._iface
+        tcp = iface.tcp
+        if tcp is None:
+            return False
+        j = 4 * i
+        for c in tcp.conns:
+            s = c.state
+            if c.in_use and (s == _SYN_SENT or s >= _ESTABLISHED) and not c.error:
+                if ip4.same_subnet(c.remote_ip, 0, iface.ip, iface.netmask):
+                    hop = c.remote_ip
+                else:
+                    hop = iface.gateway
+                if ip4.addr_is(self._ip, j, hop):
+                    return True
+        return False
+
+    def _hop_entry(self, buf, off):
+        """The entry for the next hop towards the address at buf[off] (the
+        same choice as iface.send_ip4), resolved or not, or -1."""
+        iface = self._iface
+        if ip4.same_subnet(buf, off, iface.ip, iface.netmask):
+            return self._find(buf, off)
+        return self._find(iface.gateway, 0)
+
+    def resolved(self, buf, off):
+        """True if the next hop towards buf[off] has a resolved entry."""
+        i = self._hop_entry(buf, off)
+        return i >= 0 and self._state[i] == _RESOLVED
+
+    def ready(self, buf, off, now_ms):
+        """True if frames to buf[off] can go at once (broadcast, or next hop
+        resolved); else start resolving it without holding a frame."""
+        iface = self._iface
+        if ip4.is_broadcast(buf, off, iface.ip, iface.netmask):
+            return True
+        if self.resolved(buf, off):
+            return True
+        if self._hop_entry(buf, off) < 0:  # not pending either: ask
+            if not ip4.same_subnet(buf, off, iface.ip, iface.netmask):
+                buf, off = iface.gateway, 0
+            i = self._alloc(buf, off, now_ms)
+            if i >= 0:
+                self._state[i] = _PENDING
+                self._tries[i] = 0
+                self._request(i, now_ms)
+        return False
 
     def _release(self, i, reason):
         s = self._slot[i]
@@ -113,6 +189,8 @@ class Neighbours:
         new = i < 0
         if new:
             i = self._alloc(buf, off, now_ms)
+            if i < 0:
+                return False
             self._state[i] = _PENDING
             self._tries[i] = 0
         s = self._slot[i]
@@ -166,17 +244,31 @@ class Neighbours:
         if self.watch is not None:
             self.watch.arp_seen(buf, o)
         iface = self._iface
-        for_us = (
-            iface.ip[0]
-            and buf[o + warp.TPA] == iface.ip[0]
-            and buf[o + warp.TPA + 1] == iface.ip[1]
-            and buf[o + warp.TPA + 2] == iface.ip[2]
-            and buf[o + warp.TPA + 3] == iface.ip[3]
-        )
-        # RFC 826 merge: update an existing entry; add one only if we are the target.
-        i = self._find(buf, o + warp.SPA)
-        if i < 0 and for_us:
-            i = self._alloc(buf, o + warp.SPA, now_ms)
+        configured = iface.ip[0] != 0  # 0.0.0.0 while DHCP is under way: nothing is for us
+        for_us = configured and ip4.addr_is(buf, o + warp.TPA, iface.ip)
+        spa = o + warp.SPA
+        if configured and ip4.addr_is(buf, spa, iface.ip):
+            # someone claims our address (or a LAND-style loop): never cached,
+            # never answered (RFC 5227 conflict; the log is the counter)
+            self.stats["arp_drop_src_self"] += 1
+            return
+        zero = not (buf[spa] | buf[spa + 1] | buf[spa + 2] | buf[spa + 3])
+        if not zero and (
+            ip4.is_multicast(buf, spa)
+            or ip4.is_broadcast(buf, spa, iface.ip, iface.netmask)
+            or buf[spa] == 127
+        ):
+            self.stats["arp_drop_src_bad"] += 1  # not a host address (RFC 1122 3.2.1.3)
+            return
+        # RFC 826 merge: update an existing entry; add one only for a request
+        # to us (a reply nobody asked for is not cached). A 0.0.0.0 sender is
+        # an RFC 5227 probe: answered, not cached.
+        i = -1 if zero else self._find(buf, spa)
+        if i < 0 and for_us and not zero:
+            if warp.oper(buf, o) == warp.OP_REQUEST:
+                i = self._alloc(buf, spa, now_ms)
+            else:
+                self.stats["arp_drop_unsolicited"] += 1
         if i >= 0:
             m = 6 * i
             for k in range(6):
@@ -215,7 +307,10 @@ class Neighbours:
                     else:
                         self._request(i, now_ms)
             elif st == _RESOLVED and ticks_diff(now_ms, self._stamp[i]) >= self._ttl_ms:
-                self._state[i] = _FREE
+                if self._pinned(i):
+                    self._request(i, now_ms)  # refreshed, never dropped under a connection
+                else:
+                    self._state[i] = _FREE
 
     def poll_at(self, now_ms):
         """ms until the next retry, or -1 if nothing is pending."""

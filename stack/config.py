@@ -7,6 +7,15 @@ class Config:
     # link / IP
     mtu = 1500  # IP MTU; frame buffers hold mtu + 14 bytes
     ttl = 64
+    # IPv4 reassembly (RFC 791, RFC 815; docs/robustness.md): datagrams in
+    # progress at once, each with a preallocated buffer for a whole datagram
+    # (IPv4 header + data) of up to ip4_reasm_bytes; 0 slots turns it off
+    ip4_reasm_slots = 2
+    ip4_reasm_bytes = 3072  # a 3,000-byte datagram (ping -s 2972) and a little more
+    ip4_reasm_timeout_ms = 15_000  # RFC 791's suggested initial timer
+    # ICMP errors we send (RFC 1812 4.3.2.8): token bucket
+    icmp_err_per_s = 10
+    icmp_err_burst = 10
     # ARP (RFC 826): bounded neighbour cache, one pending frame per unresolved next hop
     arp_entries = 8
     arp_ttl_ms = 60_000  # a resolved entry is refreshed after this

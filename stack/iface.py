@@ -4,6 +4,8 @@ from micropython import const
 
 from stack import arp, csum, mem
 from stack import stats as _stats
+from stack.frag import Fragments
+from stack.icmp import ICMP
 from stack.udp import UDPTable
 from stack.wire import eth, icmp4, ip4
 
@@ -60,10 +62,12 @@ class Interface:
             "tcp_drop_no_engine",
             "udp_drop_csum",
             "ip4_drop_no_addr",
-            *_IP4_DROPS
+            *(_IP4_DROPS + ip4.SRC_DROPS)
         )
         self.arp = arp.Neighbours(self, cfg)
         self.udp = UDPTable(self, cfg)
+        self.frag = Fragments(self, cfg)  # IPv4 reassembly and fragmentation
+        self.icmp = ICMP(self, cfg)  # ICMP errors, sent and received
         self.tcp = None
         self.dhcp = None  # a stack.dhcp client while DHCP runs (it sets this), else None
         self.dns = bytearray(4 * cfg.dns_servers)  # resolvers in use; 0.0.0.0 = none
@@ -108,7 +112,11 @@ class Interface:
                 co = _L4_OFF + _TCP_CSUM
             buf[co] = c >> 8
             buf[co + 1] = c & 0xFF
-        n = eth.HDR_LEN + tl
+        return self.send_ip4_frame(buf, eth.HDR_LEN + tl)
+
+    def send_ip4_frame(self, buf, n):
+        """Send the IPv4 packet at buf[14:n], its header written: Ethernet
+        header for the next hop (held while ARP resolves it), then the driver."""
         if ip4.is_broadcast(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
             eth.write_broadcast(buf, self.mac, eth.TYPE_IP4)
             return self.send_frame(buf, n)
@@ -151,6 +159,7 @@ class Interface:
             self.stats["rx_frames"] += 1
             self._eth_input(rx, n, now_ms)
         self.arp.poll(now_ms)
+        self.frag.poll(now_ms)
         if self.dhcp is not None:
             self.dhcp.poll(now_ms)
         if self.tcp is not None:
@@ -160,6 +169,9 @@ class Interface:
     def poll_at(self, now_ms):
         """ms until poll() has timer work to do (0: now)."""
         best = self.arp.poll_at(now_ms)
+        t = self.frag.poll_at(now_ms)
+        if t >= 0 and (best < 0 or t < best):
+            best = t
         if self.dhcp is not None:
             t = self.dhcp.poll_at(now_ms)
             if t >= 0 and (best < 0 or t < best):
@@ -195,9 +207,16 @@ class Interface:
             if not ip4.is_broadcast(buf, o + ip4.DST, self.ip, self.netmask):
                 self.stats["ip4_drop_not_ours"] += 1
                 return
-        if ip4.is_fragment(buf, o):
-            self.stats["ip4_drop_fragment"] += 1  # no reassembly (documented)
+        bad = ip4.check_src(buf, o, self.ip, self.netmask)
+        if bad:
+            self.stats[ip4.SRC_DROPS[-bad - 1]] += 1  # RFC 1122 3.2.1.3; LAND too
             return
+        if ip4.is_fragment(buf, o):
+            o = self.frag.input(buf, o, hl, now_ms)  # stack/frag.py
+            if o < 0:
+                return
+            buf = self.frag.datagram  # the whole datagram, reassembled
+            hl = ip4.header_len(buf, o)
         if hl > ip4.HDR_LEN:
             self.stats["ip4_options_ignored"] += 1  # RFC 1122 3.2.1.8: ignore
         self.stats["ip4_rx"] += 1
@@ -239,11 +258,14 @@ class Interface:
             self.stats["icmp_drop_csum"] += 1
             return
         if icmp4.msg_type(buf, l4) != icmp4.TYPE_ECHO_REQUEST:
-            self.stats["icmp_drop_type"] += 1
+            self.icmp.input(buf, o, l4, n)  # errors about our flows (stack/icmp.py)
             return
         self.stats["icmp_rx_echo"] += 1
         if not ip4.addr_is(buf, o + ip4.DST, self.ip):
             self.stats["icmp_drop_broadcast"] += 1  # no replies to broadcast pings
+            return
+        if n + ip4.HDR_LEN > self.mtu:
+            self.icmp.echo_reply_fragmented(buf, o, l4, n)  # a reassembled request
             return
         # RFC 792: the reply carries the request's identifier, sequence and data.
         tx = self.tx_buf

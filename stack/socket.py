@@ -297,6 +297,7 @@ class socket(_StreamBase):
         ip, port = _addr(addr)
         if self._udp is not None:
             self._peer = (ip, port)
+            self._udp.connect(ip, 0, port)  # ICMP port unreachable -> ECONNREFUSED
             return
         if self._conn is not None:
             if self._connecting:
@@ -347,6 +348,7 @@ class socket(_StreamBase):
         if self._udp is not None:
             if self._peer is None:
                 raise OSError(ENOTCONN)
+            self._udp_error()
             self._sendto(buf, off, n, self._peer[0], self._peer[1])
             return n
         c = self._tcp()
@@ -465,7 +467,9 @@ class socket(_StreamBase):
     def _recvfrom_into(self, buf, nbytes):
         self._check_open()
         u = self._udp
+        self._udp_error()
         self._wait(self._udp_ready)
+        self._udp_error()
         if nbytes <= 0 or nbytes > len(buf):
             nbytes = len(buf)
         if nbytes < len(buf):
@@ -475,7 +479,13 @@ class socket(_StreamBase):
         return k, a
 
     def _udp_ready(self):
-        return self._udp.pending() >= 0
+        return self._udp.pending() >= 0 or self._udp.error != 0
+
+    def _udp_error(self):
+        """A connected UDP socket reports an ICMP error once (Linux semantics)."""
+        e = self._udp.take_error()
+        if e:
+            raise OSError(e)
 
     def recvfrom(self, bufsize):
         b = bytearray(bufsize)
@@ -489,7 +499,8 @@ class socket(_StreamBase):
         if self._closed:
             return POLLNVAL
         if self._udp is not None:
-            return (POLLIN if self._udp.pending() >= 0 else 0) | POLLOUT
+            return ((POLLIN if self._udp.pending() >= 0 else 0) | POLLOUT
+                    | (POLLERR if self._udp.error else 0))
         lst = self._lst
         if lst is not None:
             return POLLIN if lst.acceptable() else 0

@@ -147,18 +147,24 @@ class TCP:
 
     def _oldest_half_open(self, lst, stale_only):
         """The oldest un-accepted SYN-RECEIVED TCB (of lst, or any). With
-        stale_only, only one whose SYN-ACK already timed out once: a burst of
-        real clients then costs a SYN retry (dropped SYN), never a reset of a
-        handshake about to complete, while flood entries become recyclable
-        after one RTO."""
+        stale_only, only one that cannot be a handshake about to complete:
+        its SYN-ACK already timed out once, or it is still waiting for ARP
+        (its SYN-ACK never left: a spoofed source's). A burst of real
+        clients then costs a SYN retry (dropped SYN), never a reset, while
+        a new SYN never loses to flood entries, which are of either kind."""
         best = None
+        arp = getattr(self.iface, "arp", None)
         for c in self.conns:
             if (
                 c.in_use
                 and c.state == SYN_RECEIVED
                 and c.listener is not None
                 and (lst is None or c.listener is lst)
-                and (c.retries > 0 or not stale_only)
+                and (
+                    not stale_only
+                    or c.retries > 0
+                    or (arp is not None and not arp.resolved(c.remote_ip, 0))
+                )
             ):
                 if best is None or c.stamp < best.stamp:
                     best = c
@@ -484,3 +490,28 @@ class TCP:
                 }
             )
         return out
+
+    # -- ICMP (stack/icmp.py) ---------------------------------------------------------
+
+    def icmp_error(self, err, buf, ip_off):
+        """A hard ICMP error (port or protocol unreachable, RFC 1122 4.2.3.9)
+        about the segment of ours quoted at buf[ip_off] (IPv4 header + 8 bytes
+        of TCP). A connection still in SYN-SENT fails with err (ECONNREFUSED
+        for a closed port); synchronized ones ignore it, as Linux does. The
+        quoted sequence number must be our SYN's (RFC 5927 4.1: blind ICMP
+        attacks). True if a connection failed."""
+        o = ip_off + ip4.header_len(buf, ip_off)
+        sport = wtcp.src_port(buf, o)
+        dport = wtcp.dst_port(buf, o)
+        for c in self.conns:
+            if (
+                c.in_use
+                and c.state == SYN_SENT
+                and c.local_port == sport
+                and c.remote_port == dport
+                and ip4.addr_is(buf, ip_off + ip4.DST, c.remote_ip)
+                and wtcp.rel(buf, o, _SEQ, c.iss_hi, c.iss_lo) == 0
+            ):
+                tcp_timers.fail(c, err)
+                return True
+        return False

@@ -23,6 +23,9 @@ class UDPSocket:
         self._hdr = bytearray(_REC_HDR)
         self.port = 0  # 0: not bound
         self.records = 0
+        self.remote_ip = bytearray(4)  # set by connect(): ICMP errors are matched to it
+        self.remote_port = 0
+        self.error = 0  # errno from an ICMP error, reported once (then cleared)
         self.pooled = True  # False: made for a stack service (DHCP, DNS), not from the pool
 
     # -- ring ----------------------------------------------------------------
@@ -99,6 +102,19 @@ class UDPSocket:
         self.records -= 1
         return take
 
+    def connect(self, ip, ip_off, port):
+        """Remember the peer (socket connect()): an ICMP port unreachable about
+        a datagram sent to it sets error = ECONNREFUSED, as on Linux."""
+        mem.copy(self.remote_ip, 0, ip, ip_off, 4)
+        self.remote_port = port
+        self.error = 0
+
+    def take_error(self):
+        """The pending errno (0 if none), cleared: a socket reports it once."""
+        e = self.error
+        self.error = 0
+        return e
+
     def sendto(self, data, off, n, ip, ip_off, port):
         """Send data[off:off+n] to ip[ip_off:ip_off+4]:port. False if dropped."""
         return self._table.send(self, data, off, n, ip, ip_off, port)
@@ -106,6 +122,7 @@ class UDPSocket:
     def close(self):
         self._table.unbind(self)
         self._head = self._used = self.records = 0
+        self.remote_port = self.error = 0
 
 
 class UDPTable:
@@ -176,13 +193,25 @@ class UDPTable:
                     self.stats["udp_drop_full"] += 1
                 return
         self.stats["udp_drop_no_port"] += 1
+        self._iface.icmp.port_unreachable(buf, ip_off)  # RFC 1122 4.1.3.1
+
+    def icmp_error(self, err, port, ip, ip_off, rport):
+        """An ICMP hard error about a datagram we sent from port to
+        ip[ip_off:+4]:rport: the socket connected there gets err. True if one did."""
+        for s in self._bound:
+            if s.port == port and s.remote_port == rport and ip4.addr_is(ip, ip_off, s.remote_ip):
+                s.error = err
+                return True
+        return False
 
     def send(self, sock, data, off, n, ip, ip_off, port):
         iface = self._iface
-        if n + wudp.HDR_LEN + ip4.HDR_LEN > iface.mtu:
-            raise OSError(90)  # EMSGSIZE: we do not fragment
         if not sock.port:
             self.bind(sock, 0)
+        if n + wudp.HDR_LEN + ip4.HDR_LEN > iface.mtu:
+            ok = iface.frag.send_udp(sock.port, port, data, off, n, ip, ip_off)  # fragments
+            self.stats["udp_tx"] += 1
+            return ok
         b = iface.tx_buf
         o = ip4.TX_L4_OFF
         wudp.write(b, o, sock.port, port, n + wudp.HDR_LEN)

@@ -60,9 +60,10 @@ class Counters(dict):
 
 class Sim:
     def __init__(self, board, netns=None, heap_lock=False, heapsize="64wK", forward=None,
-                 impair=None, app="main", app_args=(), dhcp=False):
+                 impair=None, app="main", app_args=(), dhcp=False, pcap=None):
         self.board = board
         self.impair_spec = impair
+        self.pcap = pcap  # a path: the launcher's --pcap
         self.app = app
         self.app_args = list(app_args)
         self.replies = queue.Queue()  # command answers from the launcher's stdout
@@ -87,6 +88,8 @@ class Sim:
             cmd.append("--heap-lock")
         if self.impair_spec:
             cmd += ["--impair", self.impair_spec]
+        if self.pcap:
+            cmd += ["--pcap", str(self.pcap)]
         if self.dhcp:
             cmd.append("--dhcp")
         cmd += ["--app", self.app, "--commands"]

@@ -91,6 +91,10 @@ def main():
 
     gc.collect()
     print("heap before engine: free=%d" % gc.mem_free())
+    # the application's buffers first: the heap holds the compiled sources
+    # too, and after the engine no 4 KB run may be left in one piece
+    app = bytearray(4096)
+    src = bytearray(4096)
     cfg = Config(tcp_conns=2, tcp_rx_bytes=4096, tcp_tx_bytes=4096)
     iface = Iface()
     tcp = TCP(iface, cfg)
@@ -122,8 +126,6 @@ def main():
     tcp.input(frame, 14, L4, n, now)
     c = tcp.accept(lst)
     c.snd_mss = MSS
-    app = bytearray(4096)
-    src = bytearray(4096)
     for i in range(4096):
         src[i] = (i * 7) & 0xFF
     rx_total = 0

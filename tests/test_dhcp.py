@@ -213,7 +213,8 @@ def test_expiry_keeps_a_tcp_connection_and_its_rings(monkeypatch):
     lst = n.iface.tcp.listen(80, 1)
     from scapy.layers.inet import TCP as STCP
 
-    n.feed(n.arp_reply_from_server())
+    n.feed(n.arp_request_from_server())
+    n.take()  # our ARP reply
 
     n.feed(Ether(src=mac(HOST_MAC), dst=mac(STACK_MAC)) / IP(src=SERVER, dst=LEASED)
            / STCP(sport=40000, dport=80, seq=1000, flags="S", window=8192))
@@ -395,7 +396,7 @@ def test_reboot_while_bound_resumes_the_lease_when_nobody_answers(monkeypatch):
 
 def test_stop_with_release(monkeypatch):
     n = bound(monkeypatch)
-    n.feed(n.arp_reply_from_server())
+    n.feed(n.arp_request_from_server())
     n.take()
     n.client.stop(release=True)
     r = n.one_dhcp()

@@ -107,6 +107,12 @@ class Net:
         return Ether(src=mac(HOST_MAC), dst=mac(STACK_MAC)) / ARP(
             op=2, hwsrc=mac(HOST_MAC), psrc=SERVER, hwdst=mac(STACK_MAC), pdst=LEASED)
 
+    def arp_request_from_server(self):
+        """The server asks for us (and so is learnt): a reply nobody asked
+        for is not cached (stack/arp.py)."""
+        return Ether(src=mac(HOST_MAC), dst="ff:ff:ff:ff:ff:ff") / ARP(
+            op=1, hwsrc=mac(HOST_MAC), psrc=SERVER, pdst=LEASED)
+
     # -- whole exchanges ----------------------------------------------------------
 
     def bind(self, lease=120, t1=None, t2=None):

@@ -145,7 +145,9 @@ def test_malformed_frames_each_dropped_with_their_counter():
     b = bytearray(good); b[14] = 0x44; cases.append((bytes(b), "ip4_drop_ihl"))  # noqa: E702
     b = bytearray(good); b[24] ^= 1; cases.append((bytes(b), "ip4_drop_csum"))  # noqa: E702
     cases.append((bytes(eth_to_stack() / IP(src=HOST, dst=STACK, len=500) / ICMP()), "ip4_drop_len"))
-    cases.append((bytes(eth_to_stack() / IP(src=HOST, dst=STACK, frag=3) / ICMP()), "ip4_drop_fragment"))
+    # a fragment that is not the last must carry a multiple of 8 bytes (RFC 791)
+    cases.append((bytes(eth_to_stack() / IP(src=HOST, dst=STACK, flags="MF") / ICMP() / b"ab"),
+                  "ip4_reasm_drop_bad"))
     cases.append((bytes(eth_to_stack() / IP(src=HOST, dst=OTHER) / ICMP()), "ip4_drop_not_ours"))
     cases.append((bytes(eth_to_stack() / IP(src=HOST, dst=STACK, proto=99)), "ip4_drop_proto"))
     cases.append((bytes(eth_to_stack() / IP(src=HOST, dst=STACK) / UDP(dport=7, len=99)), "udp_drop_len"))
@@ -225,14 +227,16 @@ def test_arp_cache_is_bounded_and_recycles_oldest():
     assert sorted(e[0] for e in iface.arp.entries()) == ["192.0.2.4", "192.0.2.5"]
 
 
-def test_send_too_big_udp_raises_emsgsize():
+def test_send_udp_past_the_largest_datagram_raises_emsgsize():
     import pytest
 
     iface, drv = make_iface()
     sock = iface.udp.socket()
+    learnt(iface, drv)
     with pytest.raises(OSError) as e:
-        sock.sendto(bytes(1500), 0, 1500, bytes([192, 0, 2, 1]), 0, 9)
+        sock.sendto(bytes(65508), 0, 65508, bytes([192, 0, 2, 1]), 0, 9)
     assert e.value.args[0] == 90
+    assert drv.sent == []
 
 
 def test_shared_constants_agree():

@@ -104,8 +104,9 @@ def _frames(sim):
     out.append((bytes(eth / raw), "ip4_drop_len"))  # total length past the frame
     udp = IP(src=sim.host_ip, dst=sim.ip) / UDP(sport=5000, dport=ECHO_PORT, len=200) / (b"z" * 10)
     out.append((bytes(eth / udp), "udp_drop_len"))  # UDP length lies
-    b = bytearray(bytes(eth / IP(src=sim.host_ip, dst=sim.ip, flags="MF") / ICMP() / (b"f" * 8)))
-    out.append((bytes(b), "ip4_drop_fragment"))
+    # a fragment other than the last must carry a multiple of 8 bytes (RFC 791)
+    b = bytearray(bytes(eth / IP(src=sim.host_ip, dst=sim.ip, flags="MF") / ICMP() / (b"f" * 5)))
+    out.append((bytes(b), "ip4_reasm_drop_bad"))
     return out
 
 

@@ -217,6 +217,7 @@ class ENC28J60Model(ChipModel):
         # fault injection for tests
         self.inject_late_collisions = 0
         self.inject_crc_errors = 0
+        self.inject_tx_not_done = 0  # next N transmits: TXIF set, TSV done bit clear, no frame
         self.errata6 = True
         self._reset()
 
@@ -728,6 +729,9 @@ class ENC28J60Model(ChipModel):
             regs[_ESTAT] |= _ESTAT_TXABRT
             self._tx_stalled = True
             self._tx_aborted = True
+        elif self.inject_tx_not_done:
+            self.inject_tx_not_done -= 1
+            regs[_EIR] |= _EIR_TXIF
         else:
             frame = self.frame
             p = (st + 1) & _MEM_MASK

@@ -6,7 +6,9 @@
 # Pin(id, mode, pull, value=) with value/on/off/__call__/irq. A chip model is
 # attached with attach(); it sees the bytes clocked on the bus and the CS
 # edges. With no chip attached MISO floats at `absent` (0x00 or 0xFF), which is
-# what a missing or dead chip looks like to the driver.
+# what a missing or dead chip looks like to the driver. Setting miso_stuck
+# (0x00 or 0xFF) on a bus with a chip is a chip that dies after bring-up: the
+# chip still sees every byte written, the driver reads only that level.
 #
 # The bus keeps counters for the benchmark: bytes clocked in each direction
 # (full duplex, so one count), calls, and the implied bus time at baudrate.
@@ -87,6 +89,7 @@ class SPI:
         self.firstbit = firstbit
         self.absent = absent
         self.device = None
+        self.miso_stuck = None  # fault hook: every byte read is this level
         self.bytes = 0  # bytes clocked (each is both written and read)
         self.calls = 0
         # optional dict (a sim board passes its driver's stats) kept current with
@@ -124,8 +127,8 @@ class SPI:
         dev = self.device
         if dev is not None:
             dev.xfer(wbuf, rbuf, n, fill)
-        elif rbuf is not None:
-            v = self.absent
+        if rbuf is not None and (dev is None or self.miso_stuck is not None):
+            v = self.absent if dev is None else self.miso_stuck
             for i in range(n):
                 rbuf[i] = v
 

@@ -111,6 +111,9 @@ _WAIT_MS = const(20)  # bound for every poll loop (reset, MII, TX done)
 
 _ENODEV = const(19)
 _ETIMEDOUT = const(110)
+_MAX_PKTS = const(100)  # more frames than the 6.5 KB FIFO can hold (70 B each at least)
+_TSV_DONE = const(0x80)  # TSV bit 23, in byte 2
+_TSV_LATE_COL = const(0x20)  # TSV bit 29, in byte 3
 
 
 class ENC28J60:
@@ -129,7 +132,7 @@ class ENC28J60:
         self._r3 = bytearray(3)
         self._op1 = bytearray(1)
         self._hdr = bytearray(6)
-        self._tsv = bytearray(7)
+        self._tsv = bytearray(4)  # TSV bytes 0-3: count, done (bit 23), late collision (bit 29)
         self._spans = Spans(spi, 3)
         self._bank = 0
         self._pkts = 0  # packets known to be waiting (EPKTCNT read, minus those taken)
@@ -137,7 +140,13 @@ class ENC28J60:
         self._erdpt = -1  # ERDPT as last set, -1 unknown
         self.stats = _stats.register(
             {}, "rx_frames", "tx_frames", "rx_drop_too_long", "rx_drop_bad", "rx_overflow",
-            "rx_reset", "tx_drop", "tx_retry", "tx_timeout", "tx_error", "mii_timeout")
+            "rx_reset", "tx_drop", "tx_retry", "tx_timeout", "tx_error", "mii_timeout",
+            "tx_not_done", "chip_checks", "chip_dead")
+        self.dead = False  # set when the chip stopped answering
+        # raised when the chip stops answering; made now, as raising a made
+        # exception allocates nothing (the steady state runs under heap_lock)
+        self._dead = OSError(_ENODEV, "ENC28J60 stopped answering (EREVID changed): "
+                             "chip dead, unpowered or SPI broken; re-create the driver")
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -242,6 +251,15 @@ class ENC28J60:
         if self._wait_bits(_MISTAT, _MISTAT_BUSY, 0) < 0:
             raise OSError(_ETIMEDOUT, "ENC28J60: MII write busy")  # bring-up only
 
+    def _check_chip(self):
+        # A send or receive looked wrong: a live chip still reads the EREVID
+        # it read at bring-up; a dead one (MISO stuck at 0x00 or 0xFF) cannot.
+        self.stats["chip_checks"] += 1
+        if self._rd(_EREVID) != self.revision:
+            self.stats["chip_dead"] += 1
+            self.dead = True  # every later send / receive raises at once
+            raise self._dead
+
     # -- bring-up ------------------------------------------------------------------------
 
     def _init(self):
@@ -315,11 +333,18 @@ class ENC28J60:
     # -- receive ---------------------------------------------------------------------------
 
     def recv_into(self, buf):
+        if self.dead:
+            raise self._dead
         self._spans.register(buf)  # the first (unlocked) poll makes its views
         if self._pkts == 0:
             if self._int is not None and self._int.value():
                 return 0  # INT high: nothing pending, no SPI needed
             self._pkts = self._rd(_EPKTCNT)  # errata #6: not EIR.PKTIF
+            if self._pkts > _MAX_PKTS:
+                self._pkts = 0
+                self.stats["rx_drop_bad"] += 1
+                self._check_chip()  # raises if dead
+                return 0
             if self._pkts == 0:
                 if self._rd(_EIR) & _EIR_RXERIF:
                     # overflow: the chip dropped frames; what is stored is fine
@@ -338,6 +363,7 @@ class ENC28J60:
         if nxt & 1 or nxt > _RXEND:
             self._cs.value(1)
             self.stats["rx_drop_bad"] += 1
+            self._check_chip()  # raises if dead; else the FIFO is corrupt
             self._rx_reset()
             return 0
         n = count - 4  # no FCS
@@ -365,6 +391,8 @@ class ENC28J60:
     # -- transmit ----------------------------------------------------------------------------
 
     def send(self, buf, n):
+        if self.dead:
+            raise self._dead
         if n < 14 or n > _MAX_TX:
             self.stats["tx_drop"] += 1
             return False
@@ -387,22 +415,34 @@ class ENC28J60:
             if self._wait_bits(_ECON1, _ECON1_TXRTS, 0) < 0:
                 self._bfc(_ECON1, _ECON1_TXRTS)  # cancel; the next send resets TX
                 self.stats["tx_timeout"] += 1
+                self._check_chip()  # raises if dead (MISO stuck at 0xFF)
                 return False
-            if not self._rd(_EIR) & _EIR_TXERIF:
-                self.stats["tx_frames"] += 1
-                return True
-            # errata #15: ESTAT.LATECOL is unreliable, the TSV tells
+            eir = self._rd(_EIR)
             tsv = self._tsv
-            self._wr16(_ERDPTL, _TXSTART + n + 1)
-            self._erdpt = -1
-            self._op(_RBM)
-            spi.readinto(tsv)
-            self._cs.value(1)
+            self._read_tsv(n)
+            if not eir & _EIR_TXERIF:
+                # done means TXIF set and the TSV's done bit: a dead chip
+                # (MISO stuck at 0x00) reads TXRTS clear at once, and 0 for both
+                if eir & _EIR_TXIF and tsv[2] & _TSV_DONE:
+                    self.stats["tx_frames"] += 1
+                    return True
+                self._check_chip()  # raises if dead
+                self.stats["tx_not_done"] += 1
+                return False
+            # errata #15: ESTAT.LATECOL is unreliable, the TSV tells
             tries += 1
-            if not tsv[3] & 0x20 or tries >= _TX_RETRIES:
+            if not tsv[3] & _TSV_LATE_COL or tries >= _TX_RETRIES:
                 self.stats["tx_error"] += 1
                 return False
             self.stats["tx_retry"] += 1
+
+    def _read_tsv(self, n):
+        # the first 4 bytes of the TSV, written after the frame's last byte
+        self._wr16(_ERDPTL, _TXSTART + n + 1)
+        self._erdpt = -1
+        self._op(_RBM)
+        self._spi.readinto(self._tsv)
+        self._cs.value(1)
 
     # -- the rest of the contract ---------------------------------------------------------------
 

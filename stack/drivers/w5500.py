@@ -58,12 +58,15 @@ _SR_MACRAW = const(0x42)
 _S0_MODE = const(0x04 | 0x80 | 0x20 | 0x10)
 
 _BUF_SIZE = const(16384)
+_PHYCFGR_RST = const(0x80)  # reads 1 unless the PHY is being reset
+_PHYCFGR_LNK = const(0x01)
 _MIN_FRAME = const(60)
 _MAX_FRAME = const(1514)
 _WAIT_MS = const(20)  # bound for every poll loop (command, SEND_OK)
 _RESET_WAIT_MS = const(100)  # bound for reset / version / OPEN
 _STABLE_TRIES = const(8)
 
+_VERSION = const(0x04)  # VERSIONR, always (FACTS B.5)
 _ENODEV = const(19)
 _EIO = const(5)
 _ETIMEDOUT = const(110)
@@ -92,7 +95,12 @@ class W5500:
         self.stats = _stats.register(
             {}, "rx_frames", "tx_frames", "rx_drop_too_long", "rx_drop_bad", "rx_resync",
             "tx_drop", "tx_drop_full", "tx_timeout", "unstable_reads", "unstable_fail", "reopen",
-            "reopen_fail", "cmd_timeout")
+            "reopen_fail", "cmd_timeout", "chip_checks", "chip_dead")
+        self.dead = False  # set when the chip stopped answering
+        # raised when the chip stops answering; made now, as raising a made
+        # exception allocates nothing (the steady state runs under heap_lock)
+        self._dead = OSError(_ENODEV, "W5500 stopped answering (VERSIONR not 0x04): "
+                             "chip dead, unpowered or SPI broken; re-create the driver")
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -180,6 +188,15 @@ class W5500:
         self._w8(_S0_W, _SN_CR, cmd)
         return True
 
+    def _check_chip(self):
+        # A send or receive looked wrong: a live chip still reads VERSIONR
+        # 0x04; a dead one (MISO stuck at 0x00 or 0xFF) cannot.
+        self.stats["chip_checks"] += 1
+        if self._r8(_COMMON_R, _VERSIONR) != _VERSION:
+            self.stats["chip_dead"] += 1
+            self.dead = True  # every later send / receive raises at once
+            raise self._dead
+
     # -- bring-up ---------------------------------------------------------------------
 
     def _init(self):
@@ -192,7 +209,7 @@ class W5500:
         # VERSIONR may read 0 for a moment after reset (FACTS B.5)
         while True:
             v = self._r8(_COMMON_R, _VERSIONR)
-            if v == 0x04:
+            if v == _VERSION:
                 break
             if ticks_diff(ticks_ms(), t0) > _RESET_WAIT_MS:
                 raise OSError(_ENODEV, "W5500 not found (VERSIONR 0x%02x)" % v)
@@ -253,6 +270,8 @@ class W5500:
             self._release()
 
     def recv_into(self, buf):
+        if self.dead:
+            raise self._dead
         self._spans.register(buf)  # the first (unlocked) poll makes its views
         if self._rx_left == 0:
             if self._rx_taken:
@@ -264,6 +283,11 @@ class W5500:
                 self._w8(_S0_W, _SN_IR, _IR_RECV)
             rsr = self._r16_stable(_SN_RX_RSR)
             if rsr <= 0:
+                return 0
+            if rsr > _BUF_SIZE:  # more than the 16 KB buffer: not a live chip's answer
+                self.stats["rx_drop_bad"] += 1
+                self._check_chip()  # raises if dead
+                self._resync()
                 return 0
             self._rx_left = rsr
         if self._rx_left < 2 + _MIN_FRAME:
@@ -278,6 +302,7 @@ class W5500:
         if n < _MIN_FRAME or n > _MAX_FRAME or rec > self._rx_left:
             self._cs.value(1)
             self.stats["rx_drop_bad"] += 1
+            self._check_chip()  # raises if dead
             self._resync()
             return 0
         got = 0
@@ -299,6 +324,8 @@ class W5500:
     # -- transmit ---------------------------------------------------------------------------
 
     def send(self, buf, n):
+        if self.dead:
+            raise self._dead
         if n < 14 or n > _MAX_FRAME:
             self.stats["tx_drop"] += 1
             return False
@@ -306,7 +333,10 @@ class W5500:
         # after a SEND_OK the chip has sent everything (TX_RD == TX_WR): the
         # whole buffer is free and TX_FSR need not be read (10 SPI bytes a frame)
         if not self._tx_idle and self._r16_stable(_SN_TX_FSR) < m:
+            # every send waits for SEND_OK, so the buffer is empty by now:
+            # a full (or unreadable) one is suspect
             self.stats["tx_drop_full"] += 1
+            self._check_chip()  # raises if dead
             return False
         self._tx_idle = False
         self._begin(_S0_TX_W, self._tx_wr)
@@ -324,6 +354,7 @@ class W5500:
         self._tx_wr = (self._tx_wr + m) & 0xFFFF
         self._w16(_S0_W, _SN_TX_WR, self._tx_wr)
         if not self._command(_CR_SEND):
+            self._check_chip()  # raises if dead (Sn_CR stuck at 0xFF)
             self._reopen()
             return False
         t0 = ticks_ms()
@@ -334,6 +365,7 @@ class W5500:
                 break
             if ticks_diff(ticks_ms(), t0) > _WAIT_MS:
                 self.stats["tx_timeout"] += 1
+                self._check_chip()  # raises if dead (SEND_OK never seen: MISO stuck at 0x00)
                 self._reopen()  # a SEND that never ends would block every later one
                 return False
             sleep_us(10)
@@ -344,7 +376,12 @@ class W5500:
     # -- the rest of the contract --------------------------------------------------------------
 
     def link_up(self):
-        return bool(self._r8(_COMMON_R, _PHYCFGR) & 0x01)
+        v = self._r8(_COMMON_R, _PHYCFGR)
+        if v == 0xFF or not v & _PHYCFGR_RST:
+            # 0xFF, or the PHY in reset (we never reset it): impossible values
+            # that a stuck MISO line reads; OSError if the chip is gone
+            self._check_chip()
+        return bool(v & _PHYCFGR_LNK)
 
     def wait(self, timeout_ms):
         if self._rx_left:

@@ -18,14 +18,30 @@ _FLAGS_FRAG = const(6)
 _TTL = const(8)
 _PROTO = const(9)
 _CSUM = const(10)
-_DF = const(0x40)  # in the high byte of flags/fragment offset
 _MF_AND_OFFSET = const(0x3FFF)
+FLAG_DF = const(0x4000)  # flags/fragment offset field values (RFC 791)
+FLAG_MF = const(0x2000)
+_OFFSET_MASK = const(0x1FFF)  # in 8-byte units
 
 DROP_SHORT = const(-1)
 DROP_VERSION = const(-2)
 DROP_IHL = const(-3)
 DROP_LEN = const(-4)
 DROP_CSUM = const(-5)
+
+# check_src() drop codes -> the counter each one is counted in (iface registers them)
+SRC_ZERO = const(-1)
+SRC_SELF = const(-2)
+SRC_BROADCAST = const(-3)
+SRC_MULTICAST = const(-4)
+SRC_LOOPBACK = const(-5)
+SRC_DROPS = (
+    "ip4_drop_src_zero",
+    "ip4_drop_src_self",
+    "ip4_drop_src_broadcast",
+    "ip4_drop_src_multicast",
+    "ip4_drop_src_loopback",
+)
 
 
 def check(buf, o, end):
@@ -55,6 +71,47 @@ def proto(buf, o):
     return buf[o + _PROTO]
 
 
+def header_len(buf, o):
+    return (buf[o + _VER_IHL] & 0x0F) << 2
+
+
+def ident(buf, o):
+    return (buf[o + _IDENT] << 8) | buf[o + _IDENT + 1]
+
+
+def frag_field(buf, o):
+    """The 16-bit flags/fragment offset field (FLAG_DF, FLAG_MF, offset / 8)."""
+    return (buf[o + _FLAGS_FRAG] << 8) | buf[o + _FLAGS_FRAG + 1]
+
+
+def frag_offset(buf, o):
+    """Offset of this fragment's data in the datagram, in bytes."""
+    return (frag_field(buf, o) & _OFFSET_MASK) << 3
+
+
+def more_fragments(buf, o):
+    return buf[o + _FLAGS_FRAG] & (FLAG_MF >> 8)
+
+
+def set_total_len(buf, o, tl):
+    buf[o + _TOTAL_LEN] = tl >> 8
+    buf[o + _TOTAL_LEN + 1] = tl & 0xFF
+
+
+def set_frag_field(buf, o, v):
+    buf[o + _FLAGS_FRAG] = v >> 8
+    buf[o + _FLAGS_FRAG + 1] = v & 0xFF
+
+
+def fix_csum(buf, o):
+    """Recompute the header checksum after fields changed."""
+    buf[o + _CSUM] = 0
+    buf[o + _CSUM + 1] = 0
+    c = csum.checksum(buf, o, header_len(buf, o), 0)
+    buf[o + _CSUM] = c >> 8
+    buf[o + _CSUM + 1] = c & 0xFF
+
+
 def is_fragment(buf, o):
     """More-fragments set or a non-zero offset: a piece of a larger datagram."""
     return ((buf[o + _FLAGS_FRAG] << 8) | buf[o + _FLAGS_FRAG + 1]) & _MF_AND_OFFSET
@@ -68,6 +125,31 @@ def addr_is(buf, off, addr):
         and buf[off + 2] == addr[2]
         and buf[off + 3] == addr[3]
     )
+
+
+def is_multicast(buf, off):
+    """224.0.0.0/4 (RFC 1112 class D)."""
+    return buf[off] & 0xF0 == 0xE0
+
+
+def check_src(buf, o, addr, mask):
+    """0 if the source address of the header at buf[o] may be a host, else a
+    negative SRC_* code. RFC 1122 3.2.1.3: a datagram whose source is 0.0.0.0,
+    a broadcast, a multicast or loopback address is discarded; one with our
+    own address as its source (LAND) too, before any layer can answer it."""
+    s = o + SRC
+    b0 = buf[s]
+    if b0 == 127:
+        return SRC_LOOPBACK
+    if b0 >= 224:  # class D multicast, and class E with 255.255.255.255
+        return SRC_BROADCAST if b0 == 255 and is_broadcast(buf, s, addr, mask) else SRC_MULTICAST
+    if b0 == 0 and buf[s + 1] == 0 and buf[s + 2] == 0 and buf[s + 3] == 0:
+        return SRC_ZERO
+    if addr_is(buf, s, addr):
+        return SRC_SELF
+    if is_broadcast(buf, s, addr, mask):
+        return SRC_BROADCAST
+    return 0
 
 
 def is_broadcast(buf, off, addr, mask):
@@ -90,16 +172,17 @@ def same_subnet(buf, off, addr, mask):
     return True
 
 
-def write(buf, o, tl, ident, ttl, proto_, src, dst, dst_off):
-    """Emit a 20-byte header with DF set and its checksum."""
+def write(buf, o, tl, ident, ttl, proto_, src, dst, dst_off, frag=FLAG_DF):
+    """Emit a 20-byte header and its checksum; frag is the flags/fragment
+    offset field (default: DF set, not a fragment)."""
     buf[o + _VER_IHL] = 0x45
     buf[o + 1] = 0
     buf[o + _TOTAL_LEN] = tl >> 8
     buf[o + _TOTAL_LEN + 1] = tl & 0xFF
     buf[o + _IDENT] = (ident >> 8) & 0xFF
     buf[o + _IDENT + 1] = ident & 0xFF
-    buf[o + _FLAGS_FRAG] = _DF
-    buf[o + _FLAGS_FRAG + 1] = 0
+    buf[o + _FLAGS_FRAG] = frag >> 8
+    buf[o + _FLAGS_FRAG + 1] = frag & 0xFF
     buf[o + _TTL] = ttl
     buf[o + _PROTO] = proto_
     buf[o + _CSUM] = 0
