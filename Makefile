@@ -19,6 +19,7 @@ test: setup
 
 fuzz: setup
 	$(PY) tests/fuzz/run.py --seconds 60
+	$(PY) tests/fuzz_frames.py 200000
 
 bench: setup
 	$(PY) -m bench
