@@ -5,12 +5,9 @@ the page over the real network again. Used by test_fuzz_frames.py (short)
 and `make fuzz` (python tests/fuzz_frames.py COUNT: the full run)."""
 
 import os
-import queue
 import re
 import socket
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,10 +17,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from host_tools import netns as nsmod  # noqa: E402
 from host_tools.netns import InNetns  # noqa: E402
-from host_tools.tapwire import Relay  # noqa: E402
-
-STACK = "192.0.2.2"
-TAP = "stap0"
+from mp_firmware import STACK, MPFirmware  # noqa: E402
 HEAP = "2048wK"  # the seeds and the harness live in this heap too
 # Frames before the heap baseline. Measured: one object set of 1,056 bytes
 # (25 small objects and a list) appears once, somewhere in the first ~45,000
@@ -32,56 +26,9 @@ HEAP = "2048wK"  # the seeds and the harness live in this heap too
 WARM = 50_000
 
 
-class FuzzRun:
+class FuzzRun(MPFirmware):
     def __init__(self, netns):
-        self.netns = netns
-        self.proc = None
-        self.relay = None
-        self.lines = queue.Queue()
-        self.log = []
-
-    def __enter__(self):
-        fd = nsmod.create(self.netns, TAP, "192.0.2.1/24")
-        self.relay = Relay(fd)
-        self.relay.start()
-        env = dict(os.environ, MICROPYPATH=str(ROOT))
-        self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "micropython"), "-X", "heapsize=" + HEAP,
-             str(ROOT / "tests" / "fuzz_mp_frames.py"), "--board", "sim_w5500", "--fd",
-             str(self.relay.child_fd)],
-            pass_fds=(self.relay.child_fd,), env=env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(ROOT))
-        self.relay.close_child_end()
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.expect("READY", 60)
-        deadline = time.monotonic() + 30
-        while self.run("ping", "-c", "1", "-W", "1", STACK).returncode != 0:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("the fuzz firmware does not answer\n" + "\n".join(self.log))
-        return self
-
-    def _drain(self):
-        for line in self.proc.stdout:
-            self.log.append(line.rstrip("\n"))
-            self.lines.put(line.strip())
-
-    def expect(self, prefix, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no %r within %d s\n%s" % (prefix, timeout,
-                                                                 "\n".join(self.log[-40:])))
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line.startswith(prefix):
-                return line
-
-    def run(self, *cmd, timeout=30):
-        return subprocess.run(["ip", "netns", "exec", self.netns] + list(cmd),
-                              capture_output=True, timeout=timeout)
+        super().__init__(netns, "fuzz_mp_frames.py", "sim_w5500", HEAP)
 
     def real_traffic(self):
         """What a LAN sends a board: ARP, pings (one in fragments), the page,
@@ -115,25 +62,12 @@ class FuzzRun:
             t.close()
 
     def fuzz(self, count, seed, warm, timeout):
-        self.proc.stdin.write("fuzz %d %d %d\n" % (count, seed, warm))
-        self.proc.stdin.flush()
+        self.command("fuzz %d %d %d" % (count, seed, warm))
         done = self.expect("FUZZ DONE", timeout)
         counters = self.expect("COUNTERS", 10)
         driver = self.expect("DRIVER", 10)
         got = dict(kv.split("=", 1) for kv in done.split()[2:])
         return got, counters, driver
-
-    def __exit__(self, *exc):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.relay is not None:
-            self.relay.stop()
-        nsmod.remove(self.netns)
 
 
 def fuzz_and_check(netns, count, seed, warm, timeout):
