@@ -14,7 +14,9 @@ from mp import MICROPYTHON, ROOT
 def run_steady(*args):
     arch = build.host_arch()
     path = ROOT if arch is None else build.build_tree(arch, ROOT / "build", ("stack",))[0]
-    return subprocess.run([MICROPYTHON, "-X", "heapsize=64wK",
+    # the .mpy code sits in this heap too (a board keeps it frozen in flash);
+    # 96wK leaves the stack's 64 KB of data room beside it
+    return subprocess.run([MICROPYTHON, "-X", "heapsize=96wK",
                            str(ROOT / "tests" / "dhcp_mp_steady.py")] + list(args),
                           env=dict(os.environ, MICROPYPATH=str(path)), capture_output=True,
                           text=True, timeout=120)

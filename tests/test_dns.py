@@ -36,9 +36,10 @@ class Res:
             self.iface.dns[4 * i:4 * i + 4] = ip4.parse_addr(s)
         self.t = 0
         self.iface.poll(0)
-        for s in servers:
-            self.feed(Ether(src=NS_MAC[s], dst=mac(STACK_MAC))
-                      / ARP(op=2, hwsrc=NS_MAC[s], psrc=s, hwdst=mac(STACK_MAC), pdst=US))
+        for s in servers:  # each server asks for us, so we learn it (a reply
+            # nobody asked for would not be cached: stack/arp.py)
+            self.feed(Ether(src=NS_MAC[s], dst="ff:ff:ff:ff:ff:ff")
+                      / ARP(op=1, hwsrc=NS_MAC[s], psrc=s, pdst=US))
         self.drv.sent.clear()
         self.r = dns.Resolver(self.iface)
         self.stats = self.iface.stats

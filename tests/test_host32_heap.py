@@ -13,8 +13,11 @@ import pytest
 from host_tools import emu
 
 # measured 2026-12: 128,384 B used after start-up (code as .mpy in the heap,
-# stack, TCP with 4 TCBs and 2 KB rings, HTTP server with 4 client slots)
-STARTUP_USED_MAX = 140_000
+# stack, TCP with 4 TCBs and 2 KB rings, HTTP server with 4 client slots);
+# 150,352 B with issue 10: IPv4 reassembly (2 x 3 KB buffers, stack/frag.py),
+# ICMP errors (stack/icmp.py), source checks, ARP pinning: ~6.3 KB of buffers,
+# the rest code (frozen on a board) and counters
+STARTUP_USED_MAX = 160_000
 STARTUP_USED_MIN = 100_000
 
 
