@@ -26,7 +26,7 @@ class MPFirmware:
         self.netns = netns
         self.script = script
         self.board = board
-        self.heap = heap
+        self.heapsize = heap
         self.args = list(args)
         self.proc = None
         self.relay = None
@@ -39,7 +39,7 @@ class MPFirmware:
         self.relay.start()
         env = dict(os.environ, MICROPYPATH=str(ROOT))
         self.proc = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "micropython"), "-X", "heapsize=" + self.heap,
+            [str(ROOT / ".venv" / "bin" / "micropython"), "-X", "heapsize=" + self.heapsize,
              str(ROOT / "tests" / self.script), "--board", self.board, "--fd",
              str(self.relay.child_fd)] + self.args,
             pass_fds=(self.relay.child_fd,), env=env, stdin=subprocess.PIPE,

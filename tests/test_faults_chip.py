@@ -8,26 +8,15 @@ recovered: a fresh transfer each way is exact and ping answers. Where the
 driver gives up with OSError(ENODEV) ("re-create the driver"), the harness
 does that, as an application would (tests/faults_mp_chip.py)."""
 
-import hashlib
-import os
-import socket
-import threading
 import time
 
 import pytest
 
 from mp_firmware import STACK, MPFirmware
 from scenario import fresh_netns_name, require_netns
+from transfer import BothWays
 
 N = 2_000_000  # each way: the transfers outlast the fault (~1 MB/s clean)
-BOUND_S = 60  # every transfer ends (bytes or an error) within this
-
-
-def pattern(n):
-    return bytes((k * 7 + 3) & 0xFF for k in range(n))
-
-
-PATTERN = pattern(N)
 
 
 @pytest.fixture(scope="module")
@@ -50,69 +39,15 @@ def fw(firmwares, board_name):
     return firmwares[board_name]
 
 
-def _socket(fw):
-    from host_tools.netns import InNetns
-
-    with InNetns(fw.netns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(BOUND_S)
-    return s
-
-
-def _recv_all(s):
-    out = bytearray()
-    while True:
-        b = s.recv(65536)
-        if not b:
-            return bytes(out)
-        out += b
-
-
-def upload(fw, data, box):
-    try:
-        s = _socket(fw)
-        s.connect((STACK, 9))
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        box["up"] = _recv_all(s).decode().split()
-        s.close()
-    except OSError as e:
-        box["up_error"] = e
-
-
-def download(fw, n, box):
-    try:
-        s = _socket(fw)
-        s.connect((STACK, 19))
-        s.sendall(b"%d\n" % n)
-        box["down"] = _recv_all(s)
-        s.close()
-    except OSError as e:
-        box["down_error"] = e
-
-
 def both_ways(fw, n, during=None):
-    """Upload and download n bytes at once; `during` runs meanwhile.
-    Returns (box, seconds)."""
-    data = os.urandom(n)
-    box = {"sent": data}
-    ts = [threading.Thread(target=upload, args=(fw, data, box), daemon=True),
-          threading.Thread(target=download, args=(fw, n, box), daemon=True)]
+    """Upload and download n bytes at once (tests/transfer.py); `during` runs
+    meanwhile. Returns (BothWays, seconds)."""
     t0 = time.monotonic()
-    for t in ts:
-        t.start()
+    tr = BothWays(fw.netns, n).start()
     if during:
         during()
-    for t in ts:
-        t.join(2 * BOUND_S + 10)
-    assert not any(t.is_alive() for t in ts), "a transfer hung\n" + "\n".join(fw.log[-30:])
-    return box, time.monotonic() - t0
-
-
-def exact(box, n):
-    up_ok = box.get("up") == [str(n), hashlib.sha256(box["sent"]).hexdigest()]
-    down_ok = box.get("down") == (PATTERN if n == N else pattern(n))
-    return up_ok, down_ok
+    tr.finish()
+    return tr, time.monotonic() - t0
 
 
 def stats(fw):
@@ -170,12 +105,12 @@ CASES = [(b, c, n) for b in ("sim_w5500", "sim_enc28j60") for c, n in FAULTS
 
 @pytest.mark.parametrize("board_name,command,name", CASES,
                          ids=["%s-%s" % (b, n) for b, c, n in CASES])
-def test_fault_under_load_then_recovered(fw, command, name):
+def test_fault_under_load_then_recovered(board_name, fw, command, name):
     assert fw.alive(), "\n".join(fw.log[-30:])
     before = counters(stats(fw))
     recreated = fw.log.count("DRIVER RECREATED")
-    box, took = both_ways(fw, N, fault(fw, command, name))
-    up_ok, down_ok = exact(box, N)
+    tr, took = both_ways(fw, N, fault(fw, command, name))
+    up_ok, down_ok = tr.finish()
     during = stats(fw)
     # the fault really hit: its counters moved, or the driver gave up and was
     # re-created (its counters start again from zero then)
@@ -183,10 +118,10 @@ def test_fault_under_load_then_recovered(fw, command, name):
             or moved(before, counters(during), *EFFECT[name]) > 0), (before, during)
     print("%s: %.1f s up=%s down=%s errors=%s %s" % (
         name, took, up_ok, down_ok,
-        [repr(box.get(k)) for k in ("up_error", "down_error") if k in box], during))
+        tr.errors(), during))
     # each transfer: exact bytes, or a clear error (never wrong bytes)
-    assert up_ok or "up_error" in box or box.get("up") is None, box.get("up")
-    assert down_ok or "down_error" in box, len(box.get("down", b""))
+    assert up_ok or "up_error" in tr.box, tr.box.get("up")
+    assert down_ok or "down_error" in tr.box, len(tr.box.get("down", b""))
     errors = [ln for ln in fw.log if ln.startswith("DRIVER ERROR")]
     if name in ("garbage", "reset"):
         # a driver that reads garbage (or a chip that forgot its set-up) may
@@ -197,6 +132,6 @@ def test_fault_under_load_then_recovered(fw, command, name):
     else:
         assert not errors, "\n".join(fw.log[-20:])
     # recovered: a fresh transfer each way is exact, and ping answers
-    box2, took2 = both_ways(fw, 100_000)
-    assert exact(box2, 100_000) == (True, True), (box2.keys(), stats(fw))
+    tr2, _ = both_ways(fw, 100_000)
+    assert tr2.finish() == (True, True), (tr2.errors(), stats(fw))
     assert fw.run("ping", "-c", "2", "-i", "0.2", "-W", "2", STACK).returncode == 0
