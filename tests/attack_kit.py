@@ -10,11 +10,14 @@ import socket
 import threading
 import time
 
+import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from host_tools.netns import InNetns
 from mp_firmware import STACK, TAP, MPFirmware
+from scenario import fresh_netns_name, require_netns
+from transfer import BothWays
 
 HOST = "192.0.2.1"
 STATUS_PORT = 9999
@@ -240,6 +243,104 @@ class RawPeer:
         while len(out) in got:
             out.append(got[len(out)])
         return bytes(out)
+
+
+# -- fixtures and helpers shared by tests/test_attack_*.py ----------------------------
+
+N = 300_000  # each way, beside every attack
+HEAP_SLACK = 1024
+
+
+@pytest.fixture(scope="module")
+def t():
+    require_netns()
+    with Target(fresh_netns_name()) as t:
+        # warm: one of everything the attacks make the stack do once
+        assert BothWays(t.netns, 50_000).start().finish() == (True, True)
+        t.run("curl", "-s", "-m", "5", "-o", "/dev/null", "http://%s/" % STACK)
+        p = connected_echo(t, "192.0.2.59")
+        p.send("R", seq=p.seq + 1000)
+        p.send("S", seq=p.seq + 10)
+        p.send("R", seq=p.seq)
+        q = peer(t, "192.0.2.59")
+        q.dport = 4444
+        q.send("SF", seq=1, ack=0)
+        # a few spoofed SYNs, ARP requests and an incomplete fragment
+        e = t.eth()
+        for i in range(20):
+            t.link.send(bytes(e / IP(src="192.0.2.%d" % (100 + i), dst=STACK)
+                              / TCP(sport=2000 + i, dport=80, flags="S", seq=i)))
+            t.link.send(bytes(Ether(src="02:00:00:00:01:%02x" % i, dst="ff:ff:ff:ff:ff:ff")
+                              / ARP(op=1, hwsrc="02:00:00:00:01:%02x" % i,
+                                    psrc="192.0.2.%d" % (100 + i), pdst=STACK)))
+        t.link.send(bytes(e / IP(src=HOST, dst=STACK, id=9, flags="MF", proto=17) / bytes(64)))
+        t.run("ping", "-c", "1", "-s", "2972", "-M", "dont", "-W", "2", STACK)
+        while _peers:
+            _peers.pop().reset()
+        time.sleep(2.5)  # the HTTP client slot times out idle
+        t.conns(), t.arp(), t.counters()  # the harness's own commands, once
+        t.baseline = t.heap()
+        yield t
+
+
+@pytest.fixture
+def legit(t, _reset_peers):
+    """The concurrent transfer; checked, with the invariants, after the test."""
+    tr = BothWays(t.netns, N).start()
+    yield tr
+    assert tr.finish() == (True, True), tr.errors()
+    assert t.alive(), "\n".join(t.log[-20:])
+    assert t.ping_ok()
+    deadline = time.monotonic() + 10
+    while t.heap() > t.baseline + HEAP_SLACK and time.monotonic() < deadline:
+        time.sleep(0.5)  # connections of the attack still closing
+    assert t.heap() <= t.baseline + HEAP_SLACK, (t.heap(), t.baseline, t.conns())
+
+
+_port = [41000]
+_peers = []
+
+
+def peer(t, ip="192.0.2.60"):
+    _port[0] += 1
+    p = RawPeer(t, ip, _port[0])
+    _peers.append(p)
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _reset_peers():
+    """Raw peers left connected would hold the echo service's two slots."""
+    yield
+    while _peers:
+        _peers.pop().reset()
+
+
+def echo_round(p, data):
+    """Send data to the echo service as the next segment; return what comes back."""
+    m = p.t.link.mark()
+    p.send("PA", data=data)
+    p.seq += len(data)
+    got = b""
+    deadline = time.monotonic() + 5
+    while len(got) < len(data) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = p.data_in_order(m)
+    p.rcv_nxt = (p.rcv_nxt + len(got)) & 0xFFFFFFFF
+    p.send("A")
+    return got
+
+
+def answers(t, m, p, wait=0.6):
+    time.sleep(wait)
+    return p.segments(m)
+
+
+def connected_echo(t, ip="192.0.2.61"):
+    p = peer(t, ip).connect(7)
+    assert echo_round(p, b"hello") == b"hello"
+    return p
+
 
 
 __all__ = ["ICMP", "IP", "TCP", "UDP", "ARP", "Ether", "Target", "RawPeer", "HOST", "STACK",

@@ -15,88 +15,19 @@ import threading
 import time
 
 import pytest
-from attack_kit import STACK, RawPeer, Target, payload_of, tcp_of
+from attack_kit import (  # noqa: F401 (fixtures)
+    STACK,
+    _reset_peers,
+    answers,
+    connected_echo,
+    echo_round,
+    legit,
+    payload_of,
+    peer,
+    t,
+    tcp_of,
+)
 from host_tools.netns import InNetns
-from scenario import fresh_netns_name, require_netns
-from transfer import BothWays
-
-N = 300_000
-HEAP_SLACK = 1024
-
-
-@pytest.fixture(scope="module")
-def t():
-    require_netns()
-    with Target(fresh_netns_name()) as t:
-        # warm: one of everything the attacks make the stack do once
-        assert BothWays(t.netns, 50_000).start().finish() == (True, True)
-        t.run("curl", "-s", "-m", "5", "-o", "/dev/null", "http://%s/" % STACK)
-        p = connected_echo(t, "192.0.2.59")
-        p.send("R", seq=p.seq + 1000)
-        p.send("S", seq=p.seq + 10)
-        p.send("R", seq=p.seq)
-        q = peer(t, "192.0.2.59")
-        q.dport = 4444
-        q.send("SF", seq=1, ack=0)
-        while _peers:
-            _peers.pop().reset()
-        time.sleep(2.5)  # the HTTP client slot times out idle
-        t.baseline = t.heap()
-        yield t
-
-
-@pytest.fixture
-def legit(t, _reset_peers):
-    """The concurrent transfer; checked, with the invariants, after the test."""
-    tr = BothWays(t.netns, N).start()
-    yield tr
-    assert tr.finish() == (True, True), tr.errors()
-    assert t.alive(), "\n".join(t.log[-20:])
-    assert t.ping_ok()
-    deadline = time.monotonic() + 10
-    while t.heap() > t.baseline + HEAP_SLACK and time.monotonic() < deadline:
-        time.sleep(0.5)  # connections of the attack still closing
-    assert t.heap() <= t.baseline + HEAP_SLACK, (t.heap(), t.baseline, t.conns())
-
-
-_port = [41000]
-_peers = []
-
-
-def peer(t, ip="192.0.2.60"):
-    _port[0] += 1
-    p = RawPeer(t, ip, _port[0])
-    _peers.append(p)
-    return p
-
-
-@pytest.fixture(autouse=True)
-def _reset_peers():
-    """Raw peers left connected would hold the echo service's two slots."""
-    yield
-    while _peers:
-        _peers.pop().reset()
-
-
-def echo_round(p, data):
-    """Send data to the echo service as the next segment; return what comes back."""
-    m = p.t.link.mark()
-    p.send("PA", data=data)
-    p.seq += len(data)
-    got = b""
-    deadline = time.monotonic() + 5
-    while len(got) < len(data) and time.monotonic() < deadline:
-        time.sleep(0.05)
-        got = p.data_in_order(m)
-    p.rcv_nxt = (p.rcv_nxt + len(got)) & 0xFFFFFFFF
-    p.send("A")
-    return got
-
-
-def answers(t, m, p, wait=0.6):
-    time.sleep(wait)
-    return p.segments(m)
-
 
 def test_syn_fin_xmas_and_null_scans(t, legit):
     before = t.counters()
@@ -122,12 +53,6 @@ def test_syn_fin_xmas_and_null_scans(t, legit):
     assert out[7, "SF"] in ([], ["SA"]), out
     after = t.counters()
     assert after["tcp_rx_segs"] - before["tcp_rx_segs"] >= 8
-
-
-def connected_echo(t, ip="192.0.2.61"):
-    p = peer(t, ip).connect(7)
-    assert echo_round(p, b"hello") == b"hello"
-    return p
 
 
 def test_blind_rst_inside_the_window_gets_a_challenge_ack_not_a_reset(t, legit):
