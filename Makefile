@@ -21,6 +21,9 @@ fuzz: setup
 	$(PY) tests/fuzz/run.py --seconds 60
 	$(PY) tests/fuzz_frames.py 200000
 
+soak: setup
+	$(PY) tests/soak.py 600
+
 bench: setup
 	$(PY) -m bench
 
