@@ -6,9 +6,10 @@ each: the stack is alive, the heap is back within 1 KB of its baseline.
 Scans (RFC 9293 3.10.7.1-2), blind RST / SYN inside and outside the window
 (RFC 5961 3, 4: challenge ACKs on the wire), out-of-window data (RFC 9293
 3.10.7.4: an ACK, nothing delivered), a retransmission of delivered bytes
-with other contents (ignored), a data offset past the segment, a zero-window attacker holding a download
-(the HTTP server drops the idle client, the engine aborts the orphan after
-tcp_max_retries probes), and more clients than connections."""
+with other contents (ignored), a data offset past the segment, a zero-window
+attacker holding a download (the HTTP server drops the idle client, the
+engine aborts the orphan after tcp_max_retries probes), and more clients
+than connections."""
 
 import socket
 import threading

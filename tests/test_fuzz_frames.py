@@ -1,4 +1,4 @@
-"""100,000 fuzzed frames (after a 50,000-frame warm-up) through the firmware
+"""80,000 fuzzed frames (after a 50,000-frame warm-up) through the firmware
 on sim_w5500 inside the MicroPython unix port: seeds are the frames Linux
 sent it a moment before (ARP, pings, a fragmented ping, the page, a bulk
 download, a POST, UDP echo/status/closed port, TCP to a closed port),
@@ -15,10 +15,10 @@ import os
 from fuzz_frames import fuzz_and_check
 from scenario import fresh_netns_name, require_netns
 
-SHORT = 100_000
+SHORT = 80_000
 
 
-def test_100k_fuzzed_frames_through_poll_leave_the_stack_whole():
+def test_80k_fuzzed_frames_through_poll_leave_the_stack_whole():
     require_netns()
     got, counters, driver, took, page, ping_rc, log = fuzz_and_check(
         fresh_netns_name(), SHORT, os.getpid() % 1000, 50_000, timeout=900)

@@ -160,7 +160,8 @@ class _Rig:
     def tcp(self, flags, seq, ack, data, opts=b"", win=8192):
         hl = 20 + len(opts)
         t = bytearray(struct.pack("!HHIIBBHHH", PEER_PORT, 80, seq & 0xFFFFFFFF,
-                                  ack & 0xFFFFFFFF, (hl // 4) << 4, flags, win, 0, 0) + opts + data)
+                                  ack & 0xFFFFFFFF, (hl // 4) << 4, flags, win, 0, 0)
+                      + opts + data)
         pseudo = HOST_IP + STACK_IP + struct.pack("!BBH", 0, 6, len(t))
         t[16:18] = struct.pack("!H", _csum(pseudo + bytes(t)))
         return self.ip(6, bytes(t))
