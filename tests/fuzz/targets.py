@@ -317,6 +317,9 @@ def http(data):
             chunks.append(body[last:c])
             last = c
     out = serve(chunks, wlimit)
+    # interim answers carry no length (test_http_parser.responses wants one):
+    # each must be followed by a final answer or the end of the connection
+    out = out.replace(b"HTTP/1.1 100 Continue\r\n\r\n", b"")
     for status, _hdrs, _body in responses(out):
         assert status in (100, 200, 400, 404, 405, 411, 413), status
 
