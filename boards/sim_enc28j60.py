@@ -9,13 +9,25 @@ from stack.drivers.tap import FramedWire
 from boards.sim.enc28j60 import ENC28J60Model
 from boards.sim.machine import SPI, Pin
 
-MAC = b"\x02\x00\x00\x00\x00\x02"  # locally administered
+PORT = "unix"
+ARCH = "x64"  # the unix port on x86-64 runs it
+CHIP = "enc28j60"
+SPI_ID = 1
+SCK = MOSI = MISO = None  # a simulated bus has no pins
+CS = 13
+RST = None
+INT = 15
+MAC = b"\x02\x00\x00\x00\x00\x02"  # fixed and locally administered: no unique_id() here
 IP = "192.0.2.2"
 NETMASK = "255.255.255.0"
 GATEWAY = "192.0.2.1"
 SPI_HZ = 20_000_000  # the ENC28J60's maximum SCK
 
 model = None  # the chip model of the last driver() call (tests and the bench read it)
+
+
+def mac():
+    return MAC
 
 
 def config():
@@ -27,9 +39,9 @@ def sim_hardware(opts):
     the launcher counts it with the code, not with the 64 KB data heap."""
     if "fd" not in opts:
         raise ValueError("board sim_enc28j60 needs --fd (the wire file descriptor)")
-    spi = SPI(1, baudrate=SPI_HZ, polarity=0, phase=0)
-    cs = Pin(13, Pin.OUT, value=1)
-    irq = Pin(15, Pin.IN, Pin.PULL_UP)
+    spi = SPI(SPI_ID, baudrate=SPI_HZ, polarity=0, phase=0)
+    cs = Pin(CS, Pin.OUT, value=1)
+    irq = Pin(INT, Pin.IN, Pin.PULL_UP)
     chip = ENC28J60Model(FramedWire(opts["fd"]))
     chip.attach(spi, cs, int_pin=irq)
     return spi, cs, irq, chip
@@ -38,7 +50,7 @@ def sim_hardware(opts):
 def driver(opts):
     global model
     spi, cs, irq, model = sim_hardware(opts)
-    drv = ENC28J60(spi, cs, MAC, int_pin=irq, full_duplex=False)
+    drv = ENC28J60(spi, cs, mac(), int_pin=irq, full_duplex=False)
     _stats.register(drv.stats, "sim_spi_bytes", "sim_spi_calls")
     spi.counters = drv.stats  # SPI traffic in the status service's driver counters
     return drv

@@ -524,8 +524,14 @@ class HTTPServer:
         if route == 1:
             o = self._head(c, 200, b"text/html; charset=utf-8", -1)
             e = page.render_status(c.out, o, self.info, self)
-            put_int(c.out, c.len_at, e - o)
-            c.out_n = o if head_only else e
+            tail = page.TAIL  # a constant: the page's plot, tables and script
+            put_int(c.out, c.len_at, e - o + len(tail))
+            if head_only:
+                c.out_n = o
+            else:
+                c.out_n = e
+                c.body = tail  # sent as it is (corked: one segment with the values)
+                c.body_off = 0
         elif route == 2:
             body = page.stats_json(self.info, self)
             o = self._head(c, 200, b"application/json", len(body))

@@ -164,6 +164,9 @@ def run(opts):
     locked = opts.get("heap_lock", False)
     gc.collect()
     print("HEAP used=%d free=%d" % (gc.mem_alloc(), gc.mem_free()))
+    ip = iface.ip
+    if ip[0]:  # `host_tools test --port` reads the address from this line
+        print("IP %d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3]))
     drv = iface.driver
     warm = False  # the first pass makes one-time objects (ipoll's tuple, stream state)
     while True:

@@ -10,16 +10,14 @@ PORT = 80
 
 
 def start(iface, cfg=None, port=PORT, max_clients=0):
-    """The HTTP server on iface, or None if there is no TCP engine to serve on."""
+    """The HTTP server on iface (an ImportError or MemoryError says why not:
+    firmware/main.py prints it as "HTTP off")."""
     import gc
 
     # Import (compile) everything first and collect, then allocate the big
     # buffers: compiling after them fragments a small heap past use.
-    try:
-        from stack.tcp import TCP
-    except ImportError:
-        return None
     from stack import socket as ssock
+    from stack.tcp import TCP
 
     from firmware import page
     from firmware.http import HTTPServer

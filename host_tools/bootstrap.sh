@@ -6,7 +6,9 @@ export PATH="$PATH:/usr/sbin:/sbin"  # dnsmasq, ip: root tools
 cd "$(dirname "$0")/.."
 
 # command -> Debian package that provides it
-need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump dnsmasq:dnsmasq-base tshark:tshark)
+need=(ip:iproute2 ping:iputils-ping nc:netcat-openbsd curl:curl tc:iproute2 wrk:wrk ab:apache2-utils tcpdump:tcpdump dnsmasq:dnsmasq-base tshark:tshark
+      chromium:chromium setpriv:util-linux  # the page test (headless Chromium), the flash permission test
+      taskset:util-linux valgrind:valgrind gcc:gcc dpkg-source:dpkg-dev)  # last line: bench/ (lwIP baseline, callgrind)
 missing=()
 for pair in "${need[@]}"; do
   cmd=${pair%%:*}; pkg=${pair##*:}
@@ -36,3 +38,10 @@ fi
 
 # The emulated RP2040 boards and host32 heap figures (docs/emulator.md).
 bash host_tools/emu/setup.sh
+
+# The simulator's TAP relay in C (host_tools/tapwire.c; the launcher falls back
+# to the Python one if it is missing, and uses that one to impair the link).
+if [ ! -x build/tapwire ] || [ host_tools/tapwire.c -nt build/tapwire ]; then
+  mkdir -p build
+  gcc -O2 -Wall -Werror -o build/tapwire host_tools/tapwire.c
+fi

@@ -8,13 +8,17 @@ The relay is also where a user-space netem sits when the kernel has none
 
 import os
 import socket
+import subprocess
 import threading
+from pathlib import Path
 
 from host_tools.impair import Impairment
 
 _MAX_FRAME = 65535
 TO_STACK = 0
 TO_LINUX = 1
+ROOT = Path(__file__).resolve().parent.parent
+C_RELAY = ROOT / "build" / "tapwire"  # host_tools/tapwire.c, built by bootstrap.sh
 
 
 def _recv_exact(sock, n):
@@ -109,6 +113,52 @@ class Relay:
         except OSError:
             pass
         self._sock.close()
+        try:
+            os.close(self._tap)
+        except OSError:
+            pass
+
+
+class CRelay:
+    """The same relay as a small C program (host_tools/tapwire.c): one process
+    per direction, no interpreter on the path of every frame. It cannot
+    impair the link; the launcher uses Relay when it must."""
+
+    def __init__(self, tap_fd):
+        self._tap = tap_fd
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._ours = ours
+        self._child = theirs
+        self.child_fd = theirs.fileno()
+        self.impairment = None
+        self._proc = None
+
+    @staticmethod
+    def available():
+        return C_RELAY.exists()
+
+    def start(self):
+        fds = (self._tap, self._ours.fileno())
+        self._proc = subprocess.Popen([str(C_RELAY), str(fds[0]), str(fds[1])], pass_fds=fds,
+                                      stdin=subprocess.DEVNULL)
+
+    def impair(self, spec):
+        if spec:
+            raise RuntimeError("the C relay cannot impair the link (start sim with --impair)")
+        return None
+
+    def close_child_end(self):
+        self._child.close()
+
+    def stop(self):
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()  # it stops and reaps its other direction
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()  # (the other direction dies with it: PR_SET_PDEATHSIG)
+                self._proc.wait()
+        self._ours.close()
         try:
             os.close(self._tap)
         except OSError:

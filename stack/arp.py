@@ -15,7 +15,7 @@ from micropython import const
 
 from stack import mem
 from stack import stats as _stats
-from stack.clock import ticks_diff
+from stack.clock import ticks_add, ticks_diff
 from stack.wire import arp as warp
 from stack.wire import eth, ip4
 
@@ -47,6 +47,7 @@ class Neighbours:
         self._frames = [bytearray(cfg.mtu + eth.HDR_LEN) for _ in range(_PENDING_FRAMES)]
         self._frame_len = [0] * _PENDING_FRAMES
         self._frame_used = bytearray(_PENDING_FRAMES)
+        self._next = None  # when poll() next has work (ticks); None: look at once
         self.watch = None  # its arp_seen(buf, o) sees every valid ARP packet (stack/acd.py)
         self.stats = _stats.register(
             iface.stats,
@@ -119,6 +120,7 @@ class Neighbours:
         for k in range(4):
             self._ip[j + k] = buf[off + k]
         self._stamp[victim] = now_ms
+        self._next = None  # a new deadline: poll() looks again
         return victim
 
     def _pinned(self, i):
@@ -172,6 +174,7 @@ class Neighbours:
         return False
 
     def _release(self, i, reason):
+        self._iface.gen += 1  # headers made by iface.header() expire
         s = self._slot[i]
         if s != _NO_SLOT:
             self._frame_used[s] = 0
@@ -221,6 +224,7 @@ class Neighbours:
         )
         self._tries[i] += 1
         self._stamp[i] = now_ms
+        self._next = None  # a new deadline: poll() looks again
         self.stats["arp_tx_request"] += 1
         iface.send_frame(b, eth.HDR_LEN + warp.LEN)
 
@@ -274,7 +278,9 @@ class Neighbours:
             for k in range(6):
                 self._mac[m + k] = buf[o + warp.SHA + k]
             self._state[i] = _RESOLVED
+            self._iface.gen += 1  # headers made by iface.header() expire
             self._stamp[i] = now_ms
+            self._next = None  # a new deadline: poll() looks again
             self._flush(i)
         if for_us and warp.oper(buf, o) == warp.OP_REQUEST:
             b = iface.tx_buf
@@ -298,31 +304,42 @@ class Neighbours:
     # -- timers ---------------------------------------------------------------
 
     def poll(self, now_ms):
+        """Retries and expiry. The scan of every entry runs only when one is
+        due (or a deadline was set since): most polls see no ARP work."""
+        nxt = self._next
+        if nxt is not None and ticks_diff(nxt, now_ms) > 0:
+            return
+        nxt = ticks_add(now_ms, self._ttl_ms)  # no entry: nothing before this
         for i in range(self._n):
             st = self._state[i]
             if st == _PENDING:
                 if ticks_diff(now_ms, self._stamp[i]) >= self._retry_ms:
                     if self._tries[i] >= self._tries_max:
                         self._release(i, "arp_drop_unresolved")
-                    else:
-                        self._request(i, now_ms)
-            elif st == _RESOLVED and ticks_diff(now_ms, self._stamp[i]) >= self._ttl_ms:
-                if self._pinned(i):
+                        continue
+                    self._request(i, now_ms)
+                t = ticks_add(self._stamp[i], self._retry_ms)
+            elif st == _RESOLVED:
+                if ticks_diff(now_ms, self._stamp[i]) >= self._ttl_ms:
+                    if not self._pinned(i):
+                        self._state[i] = _FREE
+                        self._iface.gen += 1  # headers made by iface.header() expire
+                        continue
                     self._request(i, now_ms)  # refreshed, never dropped under a connection
-                else:
-                    self._state[i] = _FREE
+                t = ticks_add(self._stamp[i], self._ttl_ms)
+            else:
+                continue
+            if ticks_diff(t, nxt) < 0:
+                nxt = t
+        self._next = nxt
 
     def poll_at(self, now_ms):
-        """ms until the next retry, or -1 if nothing is pending."""
-        best = -1
-        for i in range(self._n):
-            if self._state[i] == _PENDING:
-                left = self._retry_ms - ticks_diff(now_ms, self._stamp[i])
-                if left < 0:
-                    left = 0
-                if best < 0 or left < best:
-                    best = left
-        return best
+        """ms until poll() has work (0: now)."""
+        nxt = self._next
+        if nxt is None:
+            return 0
+        d = ticks_diff(nxt, now_ms)
+        return d if d > 0 else 0
 
     def entries(self):
         """Plain data for the REPL: [(ip, mac, state)]."""

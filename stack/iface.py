@@ -1,6 +1,6 @@
 # The interface: one poll loop from the driver up through Ethernet, ARP, IPv4,
 # ICMP and UDP (and TCP when attached). Nothing runs outside poll(); time comes in.
-from micropython import const
+from micropython import const, heap_lock, heap_unlock
 
 from stack import arp, csum, mem
 from stack import stats as _stats
@@ -62,6 +62,7 @@ class Interface:
             "tcp_drop_no_engine",
             "udp_drop_csum",
             "ip4_drop_no_addr",
+            "poll_alloc_blocked",
             *(_IP4_DROPS + ip4.SRC_DROPS)
         )
         self.arp = arp.Neighbours(self, cfg)
@@ -72,13 +73,26 @@ class Interface:
         self.dhcp = None  # a stack.dhcp client while DHCP runs (it sets this), else None
         self.dns = bytearray(4 * cfg.dns_servers)  # resolvers in use; 0.0.0.0 = none
         self._ident = 0
+        self.in_poll = False  # poll() is running, with the heap locked
+        # bumped whenever a route may change (our address, a neighbour entry):
+        # headers made by header() hold only for the generation they were made in
+        self.gen = 0
         self._announced = False
         self._now = 0  # time of the current poll(): ARP stamps frames held by send_ip4
 
     # -- transmit ------------------------------------------------------------
 
     def send_frame(self, buf, n):
-        if self.driver.send(buf, n) is False:
+        if self.in_poll:
+            # the driver runs outside poll()'s heap lock (see poll)
+            heap_unlock()
+            try:
+                ok = self.driver.send(buf, n)
+            finally:
+                heap_lock()
+        else:
+            ok = self.driver.send(buf, n)
+        if ok is False:
             self.stats["tx_drop_driver"] += 1
             return False
         self.stats["tx_frames"] += 1
@@ -97,6 +111,33 @@ class Interface:
             return False
         self._ident = (self._ident + 1) & 0xFFFF
         ip4.write(buf, _IP_OFF, tl, self._ident, self.cfg.ttl, proto, self.ip, dst, dst_off)
+        self._l4_csum(buf, proto, l4_len)
+        return self.send_ip4_frame(buf, eth.HDR_LEN + tl)
+
+    def send_ip4_frame(self, buf, n):
+        """Send the IPv4 packet at buf[14:n], its header written: Ethernet
+        header for the next hop (held while ARP resolves it), then the driver."""
+        if ip4.is_broadcast(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
+            eth.write_broadcast(buf, self.mac, eth.TYPE_IP4)
+            return self.send_frame(buf, n)
+        eth.write(buf, self.mac, 0, self.mac, eth.TYPE_IP4)  # source and type; dst below
+        i = self._next_hop(buf, _IP_OFF + ip4.DST)
+        if i < 0:
+            if ip4.same_subnet(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
+                return self.arp.hold(buf, n, buf, _IP_OFF + ip4.DST, self._now)
+            return self.arp.hold(buf, n, self.gateway, 0, self._now)
+        self.arp.copy_mac(i, buf, eth.DST_OFF)
+        return self.send_frame(buf, n)
+
+    def _next_hop(self, dst, dst_off):
+        """The neighbour entry of the next hop to dst (on the subnet: dst
+        itself, else the gateway), or -1 while it is not resolved."""
+        if ip4.same_subnet(dst, dst_off, self.ip, self.netmask):
+            return self.arp.mac_of(dst, dst_off)
+        return self.arp.mac_of(self.gateway, 0)
+
+    def _l4_csum(self, buf, proto, l4_len):
+        """The TCP or UDP checksum over the pseudo-header (RFC 9293 3.1, RFC 768)."""
         if proto == ip4.PROTO_TCP or proto == ip4.PROTO_UDP:
             c = csum.checksum(
                 buf,
@@ -112,30 +153,46 @@ class Interface:
                 co = _L4_OFF + _TCP_CSUM
             buf[co] = c >> 8
             buf[co + 1] = c & 0xFF
-        return self.send_ip4_frame(buf, eth.HDR_LEN + tl)
 
-    def send_ip4_frame(self, buf, n):
-        """Send the IPv4 packet at buf[14:n], its header written: Ethernet
-        header for the next hop (held while ARP resolves it), then the driver."""
-        if ip4.is_broadcast(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
-            eth.write_broadcast(buf, self.mac, eth.TYPE_IP4)
-            return self.send_frame(buf, n)
-        if ip4.same_subnet(buf, _IP_OFF + ip4.DST, self.ip, self.netmask):
-            hop, hop_off = buf, _IP_OFF + ip4.DST
-        else:
-            hop, hop_off = self.gateway, 0
-        eth.write(buf, self.mac, 0, self.mac, eth.TYPE_IP4)  # source and type; dst below
-        i = self.arp.mac_of(hop, hop_off)
+    # A connection sends many datagrams to one place. header() writes the
+    # Ethernet and IPv4 headers send_ip4 would put in front of them once, into
+    # the connection's own 34 bytes; send_header() then only copies them and
+    # fills in the length, identification and checksums. Both take the same
+    # route as send_ip4 (they share _next_hop and ip4.write); the copy holds
+    # for as long as self.gen does not change.
+
+    def header(self, hdr, proto, dst, dst_off):
+        """Write the headers to dst into hdr[0:34] (the IPv4 checksum field
+        holds the sum of the fixed fields, see ip4.finish). Returns the
+        generation (self.gen) they are valid for, or -1 when they
+        cannot be reused: a broadcast, no address, or the next hop not
+        resolved (send_ip4 holds the frame and asks)."""
+        if not self.ip[0] or ip4.is_broadcast(dst, dst_off, self.ip, self.netmask):
+            return -1
+        i = self._next_hop(dst, dst_off)
         if i < 0:
-            return self.arp.hold(buf, n, hop, hop_off, self._now)
-        self.arp.copy_mac(i, buf, eth.DST_OFF)
-        return self.send_frame(buf, n)
+            return -1
+        gen = self.gen
+        eth.write(hdr, self.mac, 0, self.mac, eth.TYPE_IP4)
+        self.arp.copy_mac(i, hdr, eth.DST_OFF)
+        ip4.write(hdr, _IP_OFF, 0, 0, self.cfg.ttl, proto, self.ip, dst, dst_off)
+        ip4.keep_sum(hdr, _IP_OFF)
+        return gen
+
+    def send_header(self, buf, hdr, proto, l4_len):
+        """Send the L4 message in buf behind a copy of header()'s hdr."""
+        mem.copy(buf, 0, hdr, 0, _L4_OFF)
+        self._ident = (self._ident + 1) & 0xFFFF
+        ip4.finish(buf, _IP_OFF, ip4.HDR_LEN + l4_len, self._ident)
+        self._l4_csum(buf, proto, l4_len)
+        return self.send_frame(buf, _L4_OFF + l4_len)
 
     def set_addr(self, ip, netmask, gateway):
         """Configure the address at run time (4-byte buffers); ip 0.0.0.0 takes
         it down. Copies into the existing buffers: sockets keep their state."""
         if not ip4.addr_is(ip, 0, self.ip):
             self._announced = False  # a new address is announced at the next poll
+        self.gen += 1
         for i in range(4):
             self.ip[i] = ip[i]
             self.netmask[i] = netmask[i]
@@ -144,7 +201,18 @@ class Interface:
     # -- the engine ------------------------------------------------------------
 
     def poll(self, now_ms):
-        """Handle waiting frames and due timers; returns ms until the next timer."""
+        """Handle waiting frames and due timers; returns ms until the next timer.
+
+        The stack's own work here runs with the heap locked; the driver's
+        does not (a driver, or a simulated chip, may make its objects when
+        first used). Nothing on the stack's per-packet path allocates (the
+        architecture's rule; tests prove it), and with the heap locked
+        MicroPython keeps every call's frame on the C stack instead of
+        allocating and freeing one for each call of a larger function: 12%
+        of the instructions per segment (bench/README.md). Connection
+        set-up's ISN hash opens the lock around itself (stack/tcp.py _iss).
+        Work that still tries to allocate is a defect: it is stopped,
+        counted (poll_alloc_blocked), and the loop goes on."""
         self._now = now_ms
         if not self._announced:
             self._announced = True
@@ -157,14 +225,43 @@ class Interface:
             if n <= 0:
                 break
             self.stats["rx_frames"] += 1
-            self._eth_input(rx, n, now_ms)
+            heap_lock()
+            self.in_poll = True
+            try:
+                self._eth_input(rx, n, now_ms)
+            except MemoryError:
+                self.stats["poll_alloc_blocked"] += 1
+            finally:
+                self.in_poll = False
+                heap_unlock()
+        heap_lock()
+        self.in_poll = True
+        try:
+            return self._timers(now_ms)
+        except MemoryError:
+            self.stats["poll_alloc_blocked"] += 1
+            return 0
+        finally:
+            self.in_poll = False
+            heap_unlock()
+
+    def _timers(self, now_ms):
         self.arp.poll(now_ms)
+        best = self.arp.poll_at(now_ms)
         self.frag.poll(now_ms)
+        t = self.frag.poll_at(now_ms)
+        if t >= 0 and (best < 0 or t < best):
+            best = t
         if self.dhcp is not None:
             self.dhcp.poll(now_ms)
+            t = self.dhcp.poll_at(now_ms)
+            if t >= 0 and (best < 0 or t < best):
+                best = t
         if self.tcp is not None:
-            self.tcp.poll(now_ms)
-        return self.poll_at(now_ms)
+            t = self.tcp.poll(now_ms)  # runs the due timers and tells the next one
+            if t >= 0 and (best < 0 or t < best):
+                best = t
+        return _IDLE_MS if best < 0 else best
 
     def poll_at(self, now_ms):
         """ms until poll() has timer work to do (0: now)."""

@@ -5,6 +5,8 @@
 # application API on Conn in tcp_conn.py. API: docs/tcp.md.
 import os
 
+import micropython
+
 from micropython import const
 
 from stack import stats as _stats
@@ -106,12 +108,17 @@ class TCP:
         frames = fifo // (cfg.mtu + _FRAME_OVERHEAD) if fifo else 0
         self.wnd_max = frames * self.mss if frames > 1 else 0xFFFF
         self.conns = [Conn(self, cfg, i) for i in range(cfg.tcp_conns)]
+        self._last = self.conns[0]  # the connection _find() matched last
+        self.fast_path = True  # header prediction (tcp_input.predicted); tests turn it off
         self.listeners = [Listener(self) for _ in range(cfg.tcp_listeners)]
         self.now = 0
         self._stamp = 0
         self._next_port = 0
         # RFC 6528: per-boot secret for the ISN hash
         self._secret = bytes(os.urandom(16))
+        self._f = bytearray(4)  # F() of the ISN being made (see _iss)
+        self._ma = 0  # _mix_f's state, two 16-bit words
+        self._mb = 0
         # sequence offsets are rebased by rebase_by once past rebase_at
         # (both far below 2**30; tests make them small)
         self.rebase_at = 1 << 28
@@ -195,25 +202,71 @@ class TCP:
     # -- ISN (RFC 6528) --------------------------------------------------------
 
     def _iss(self, c, now):
+        """RFC 6528: ISN = M + F(4-tuple, secret), F a SHA-256 keyed by a
+        per-boot secret. Hashing allocates, and Interface.poll() runs with the
+        heap locked, so the lock is opened around it: this is connection
+        set-up, not the per-segment path. If the application holds the heap
+        locked as well, or the port has no hashlib, F comes from _mix_f."""
+        f = self._f
+        opened = self.iface.in_poll
+        if opened:
+            micropython.heap_unlock()
         try:
-            import hashlib  # only at connection set-up
-        except ImportError:  # a port without hashlib: a random offset instead of F()
-            hashlib = None
-        if hashlib is not None:
-            h = hashlib.sha256(self._secret)
-            h.update(self.iface.ip)
-            h.update(c.remote_ip)
-            h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
-            h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
-            d = h.digest()
-        else:
-            d = os.urandom(4)
+            self._hash_f(c, f)
+        except (ImportError, MemoryError):
+            self._mix_f(c, f)
+        finally:
+            if opened:
+                micropython.heap_lock()
         # M: a 4 us clock (RFC 6528 3), here from ms ticks: now * 250 mod 2**32
         m_lo = (now & 0xFFFF) * 250
         m_hi = ((now >> 16) & 0xFFFF) * 250 + (m_lo >> 16)
-        lo = ((d[2] << 8) | d[3]) + (m_lo & 0xFFFF)
-        c.iss_hi = (((d[0] << 8) | d[1]) + m_hi + (lo >> 16)) & 0xFFFF
+        lo = ((f[2] << 8) | f[3]) + (m_lo & 0xFFFF)
+        c.iss_hi = (((f[0] << 8) | f[1]) + m_hi + (lo >> 16)) & 0xFFFF
         c.iss_lo = lo & 0xFFFF
+
+    def _hash_f(self, c, f):
+        import hashlib  # only at connection set-up
+
+        h = hashlib.sha256(self._secret)
+        h.update(self.iface.ip)
+        h.update(c.remote_ip)
+        h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
+        h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
+        d = h.digest()
+        for i in range(4):
+            f[i] = d[i]
+
+    def _mix_f(self, c, f):
+        """F without allocating: the 4-tuple and the secret mixed by 16-bit
+        add-rotate-xor rounds (every value a small int on a 32-bit port). Not
+        the cryptographic hash RFC 6528 asks for, but keyed, per 4-tuple, and
+        so still growing with M for one 4-tuple."""
+        sec = self._secret
+        self._ma = (sec[0] << 8) | sec[1]
+        self._mb = (sec[2] << 8) | sec[3]
+        ip = self.iface.ip
+        r = c.remote_ip
+        self._mix((ip[0] << 8) | ip[1], sec, 4)
+        self._mix((ip[2] << 8) | ip[3], sec, 6)
+        self._mix((r[0] << 8) | r[1], sec, 8)
+        self._mix((r[2] << 8) | r[3], sec, 10)
+        self._mix(c.local_port, sec, 12)
+        self._mix(c.remote_port, sec, 14)
+        for i in range(4):  # more rounds: every input bit reaches every output bit
+            self._mix(0, sec, 4 + 2 * i)
+        f[0] = self._ma >> 8
+        f[1] = self._ma & 0xFF
+        f[2] = self._mb >> 8
+        f[3] = self._mb & 0xFF
+
+    def _mix(self, w, sec, i):
+        a = (self._ma + (w ^ ((sec[i] << 8) | sec[i + 1]))) & 0xFFFF
+        a = ((a << 5) | (a >> 11)) & 0xFFFF
+        b = self._mb ^ a
+        b = ((b << 11) | (b >> 5)) & 0xFFFF
+        self._ma = (a + b) & 0xFFFF
+        self._mb = b
 
     # -- application entry points ------------------------------------------------
 
@@ -326,10 +379,14 @@ class TCP:
             if c is not None:
                 if c.t_rtx == _REARM:
                     tcp_timers.rearm(c, now_ms)
-                if c.state == SYN_SENT:
-                    tcp_input.syn_sent(c, buf, ip_off, o, hl, l4_len, now_ms)
+                s = c.state
+                if s == ESTABLISHED and self.fast_path:
+                    if tcp_input.predicted(c, buf, o, hl, l4_len, fl, now_ms):
+                        return
+                if s == SYN_SENT:
+                    tcp_input.syn_sent(c, buf, ip_off, o, hl, l4_len, fl, now_ms)
                 else:
-                    tcp_input.segment(c, buf, ip_off, o, hl, l4_len, now_ms)
+                    tcp_input.segment(c, buf, ip_off, o, hl, l4_len, fl, now_ms)
                 return
         seg_len = l4_len - hl
         if fl & _SYN:
@@ -356,6 +413,15 @@ class TCP:
             tcp_output.send_rst_reply(self, buf, ip_off, o, seg_len, fl)
 
     def _find(self, buf, ip_off, dport, sport):
+        c = self._last  # a burst of segments is usually for one connection
+        if (
+            c.local_port == dport
+            and c.remote_port == sport
+            and c.in_use
+            and c.state != CLOSED
+            and ip4.addr_is(buf, ip_off + ip4.SRC, c.remote_ip)
+        ):
+            return c
         for c in self.conns:
             if (
                 c.in_use
@@ -364,6 +430,7 @@ class TCP:
                 and c.state != CLOSED
                 and ip4.addr_is(buf, ip_off + ip4.SRC, c.remote_ip)
             ):
+                self._last = c
                 return c
         return None
 

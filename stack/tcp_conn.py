@@ -47,7 +47,12 @@ class Conn:
         self.rx = Ring(cfg.tcp_rx_bytes)
         self.tx = Ring(cfg.tcp_tx_bytes)
         self.asm = Assembler(cfg.tcp_ooo_ranges)
+        # the receiver's SWS unit, min(MSS, ring/2) (RFC 1122 4.2.3.3): our
+        # MSS (rcv_mss) is the engine's, the same for every connection
+        half = cfg.tcp_rx_bytes >> 1
+        self.wnd_step = tcp.mss if tcp.mss < half else half
         self.remote_ip = bytearray(4)
+        self.hdr = bytearray(34)  # Ethernet + IPv4 headers to the peer (iface.header)
         self.nodelay = False
         self.cork = False
         self.keepalive = False
@@ -69,6 +74,7 @@ class Conn:
         self.passive = False
         self.local_port = 0
         self.remote_port = 0
+        self.hdr_gen = -1  # iface.gen that hdr holds for; -1: not made yet
         # sequence bases as 16-bit halves
         self.iss_hi = 0
         self.iss_lo = 0

@@ -15,7 +15,10 @@ _ACK = const(8)
 _FIN = const(0x01)
 _SYN = const(0x02)
 _RST = const(0x04)
+_PSH = const(0x08)
 _ACKF = const(0x10)
+_URG = const(0x20)
+_FLAGS_SEEN = const(0x3F & ~_PSH)  # all but PSH (and ECN's, which we ignore)
 
 _CLOSED = const(0)
 _SYN_SENT = const(2)
@@ -59,10 +62,9 @@ def _challenge_ack(c):
         out.send_ack(c)
 
 
-def syn_sent(c, buf, ip_off, o, hl, l4_len, now):
+def syn_sent(c, buf, ip_off, o, hl, l4_len, fl, now):
     """RFC 9293 3.10.7.3."""
     tcp = c.tcp
-    fl = wtcp.flags(buf, o)
     ack_ok = False
     if fl & _ACKF:
         ack = wtcp.rel(buf, o, _ACK, c.iss_hi, c.iss_lo)
@@ -130,10 +132,54 @@ def _reset(c):
         tmr.fail(c, _ECONNRESET)
 
 
-def segment(c, buf, ip_off, o, hl, l4_len, now):
+def predicted(c, buf, o, hl, l4_len, fl, now):
+    """Header prediction (Van Jacobson's, as in BSD and lwIP) for the two
+    segments a transfer is made of, in ESTABLISHED with nothing unusual
+    going on (no recovery, duplicate ACKs, holes, early FIN or persist):
+    only ACK (and PSH) set, at RCV.NXT, the window unchanged, and either no
+    data and an ACK of new data, or in-order data that fits and acknowledges
+    nothing new. The full path (segment()) would do the same to them; this
+    one skips the checks that cannot apply. tests/test_tcp_fastpath.py holds
+    the two equal. False: not predicted, take the full path."""
+    if (
+        fl & _FLAGS_SEEN != _ACKF
+        or c.dupacks
+        or c.asm.n
+        or c.fin_pending
+        or c.persist
+        or c.in_recovery
+        or wtcp.window(buf, o) != c.snd_wnd
+    ):
+        return False
+    seq = wtcp.rel(buf, o, _SEQ, c.irs_hi, c.irs_lo)
+    if seq != c.rcv_nxt:
+        return False
+    ack = wtcp.rel(buf, o, _ACK, c.iss_hi, c.iss_lo)
+    dlen = l4_len - hl
+    if dlen == 0:
+        if ack <= c.snd_una or ack > c.snd_max:
+            return False
+        _ack_accepted(c, now)
+        _ack_new(c, ack, now)
+    elif ack != c.snd_una or dlen > c.rx.free() or c.app_closed:
+        return False
+    else:
+        _ack_accepted(c, now)
+    # the window rule of RFC 9293 3.10.7.4 holds: SND.WL1 <= SEG.SEQ and
+    # SND.WL2 <= SEG.ACK; the window itself is unchanged
+    c.snd_wl1 = seq
+    c.snd_wl2 = ack
+    if c.snd_nxt == c.snd_una:
+        c.sws_wnd = c.snd_wnd  # see _take_window
+    if dlen:
+        _text(c, buf, o + hl, 0, dlen)
+    _finish(c, now)
+    return True
+
+
+def segment(c, buf, ip_off, o, hl, l4_len, fl, now):
     """A segment for a connection in SYN-RECEIVED or a synchronized state,
     in the order of RFC 9293 3.10.7.4's checks."""
-    fl = wtcp.flags(buf, o)
     seq = wtcp.rel(buf, o, _SEQ, c.irs_hi, c.irs_lo)
     dlen = l4_len - hl
     if c.state == _SYN_RECEIVED and fl & _SYN and seq == 0:
@@ -181,6 +227,11 @@ def segment(c, buf, ip_off, o, hl, l4_len, now):
     # eighth: FIN (in order only; an early one waits in fin_at)
     if c.fin_pending and c.fin_at == c.rcv_nxt and _fin(c, now):
         return
+    _finish(c, now)
+
+
+def _finish(c, now):
+    """After a segment: keep the offsets small, then send what is due."""
     tcp = c.tcp
     if c.snd_una > tcp.rebase_at:
         rebase_send(c, tcp.rebase_by)
@@ -273,10 +324,7 @@ def _ack(c, buf, ip_off, o, fl, seq, seg_len, now):
         st["tcp_drop_ack"] += 1
         _challenge_ack(c)
         return False
-    if not c.app_closed:
-        c.probes = 0  # the peer answers (see tcp_timers._persist_timeout)
-    if c.keepalive:
-        tmr.arm_keepalive(c, now)
+    _ack_accepted(c, now)
     if ack > c.snd_una:
         _ack_new(c, ack, now)
     elif (
@@ -295,6 +343,14 @@ def _ack(c, buf, ip_off, o, fl, seq, seg_len, now):
     if c.fin_queued and c.snd_una == out.data_end(c) + 1:
         return _fin_acked(c, now)
     return True
+
+
+def _ack_accepted(c, now):
+    """An acceptable ACK arrived: the peer is alive."""
+    if not c.app_closed:
+        c.probes = 0  # it answers (see tcp_timers._persist_timeout)
+    if c.keepalive:
+        tmr.arm_keepalive(c, now)
 
 
 def _take_window(c, win):
@@ -406,7 +462,7 @@ def _text(c, buf, doff, d0, dlen):
         # ACK. Otherwise the delayed-ACK timer.
         if holes or c.ack_bytes >= 2 * c.snd_mss:
             c.ack_now = True
-        elif c.rcv_adv - c.rcv_nxt < out.rcv_step(c):
+        elif c.rcv_adv - c.rcv_nxt < c.wnd_step:
             out.ack_soon(c)
         elif c.t_ack == _NO_TIMER:
             c.t_ack = tcp.delack_deadline()

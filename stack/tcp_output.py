@@ -50,17 +50,11 @@ def rcv_window(c):
         # would only make them smaller
         free -= free % mss
     edge = c.rcv_nxt + free
-    step = rcv_step(c)
+    step = c.wnd_step
     if edge - c.rcv_adv >= step or c.rcv_adv <= c.rcv_nxt and free >= step:
         c.rcv_adv = edge
     w = c.rcv_adv - c.rcv_nxt
     return w if w > 0 else 0
-
-
-def rcv_step(c):
-    """min(MSS, ring/2): the receiver's SWS unit (RFC 1122 4.2.3.3)."""
-    half = c.rx.size >> 1
-    return c.rcv_mss if c.rcv_mss < half else half
 
 
 def emit(c, seq, n, flags):
@@ -106,7 +100,12 @@ def emit(c, seq, n, flags):
     st["tcp_tx_segs"] += 1
     if flags & _RST:
         st["tcp_tx_rst"] += 1
-    iface.send_ip4(b, _PROTO_TCP, c.remote_ip, 0, hl + n)
+    if c.hdr_gen != iface.gen:
+        c.hdr_gen = iface.header(c.hdr, _PROTO_TCP, c.remote_ip, 0)
+    if c.hdr_gen < 0:
+        iface.send_ip4(b, _PROTO_TCP, c.remote_ip, 0, hl + n)
+    else:
+        iface.send_header(b, c.hdr, _PROTO_TCP, hl + n)
 
 
 def _write_sack(c, b, o, k):
@@ -366,7 +365,7 @@ def window_update(c, now):
     if adv == c.rcv_nxt + new:
         return  # the edge does not move (receiver SWS avoidance)
     was = adv - c.rcv_nxt
-    if was < rcv_step(c) or new >= 2 * was:
+    if was < c.wnd_step or new >= 2 * was:
         ack_soon(c)
     elif c.t_ack == _NO_TIMER:
         c.t_ack = c.tcp.delack_deadline()

@@ -168,27 +168,53 @@ def rearm(c, now):
 
 
 def poll_conn(c, now):
-    """Run the connection's due timers; ms until its next one (-1: none)."""
+    """Run the connection's due timers; ms until its next one (-1: none).
+    One ticks_diff per armed timer: the deadlines not yet due give the
+    answer unless a timer ran (it may have armed another)."""
     if c.t_rtx == _REARM:
         rearm(c, now)
-    if c.t_wait != _NO_TIMER and ticks_diff(c.t_wait, now) <= 0:
-        c.t_wait = _NO_TIMER
-        c.state = _CLOSED
-        c.events += 1
-        c.tcp.maybe_free(c)
-        return -1
-    if c.t_ack != _NO_TIMER and ticks_diff(c.t_ack, now) <= 0:
-        c.t_ack = _NO_TIMER
-        c.tcp.stats["tcp_delayed_acks"] += 1
-        out.send_ack(c)
-    if c.t_rtx != _NO_TIMER and ticks_diff(c.t_rtx, now) <= 0:
-        if c.persist:
-            _persist_timeout(c, now)
-        else:
-            _retransmit_timeout(c, now)
-    if c.t_keep != _NO_TIMER and ticks_diff(c.t_keep, now) <= 0:
-        _keepalive_timeout(c, now)
-    return next_due(c, now)
+    best = -1
+    ran = False
+    t = c.t_wait
+    if t != _NO_TIMER:
+        d = ticks_diff(t, now)
+        if d <= 0:
+            c.t_wait = _NO_TIMER
+            c.state = _CLOSED
+            c.events += 1
+            c.tcp.maybe_free(c)
+            return -1
+        best = d
+    t = c.t_ack
+    if t != _NO_TIMER:
+        d = ticks_diff(t, now)
+        if d <= 0:
+            c.t_ack = _NO_TIMER
+            c.tcp.stats["tcp_delayed_acks"] += 1
+            out.send_ack(c)
+            ran = True
+        elif best < 0 or d < best:
+            best = d
+    t = c.t_rtx
+    if t != _NO_TIMER:
+        d = ticks_diff(t, now)
+        if d <= 0:
+            if c.persist:
+                _persist_timeout(c, now)
+            else:
+                _retransmit_timeout(c, now)
+            ran = True
+        elif best < 0 or d < best:
+            best = d
+    t = c.t_keep
+    if t != _NO_TIMER:
+        d = ticks_diff(t, now)
+        if d <= 0:
+            _keepalive_timeout(c, now)
+            ran = True
+        elif best < 0 or d < best:
+            best = d
+    return next_due(c, now) if ran else best
 
 
 def next_due(c, now):

@@ -17,8 +17,10 @@ FILES = [
     "stack/drivers/enc28j60.py",
     "stack/drivers/w5500.py",
     "stack/drivers/spibuf.py",
-    "boards/pico_w5500.py",
+    "boards/__init__.py",
+    "boards/w5500_evb_pico.py",
     "boards/esp32_w5500.py",
+    "boards/esp32_enc28j60.py",
     "boards/pico_enc28j60.py",
     "boards/sim_enc28j60.py",
     "boards/sim_w5500.py",
@@ -29,7 +31,7 @@ FILES = [
     "boards/sim/enc28j60.py",
     "boards/sim/w5500.py",
 ]
-HW_BOARDS = ["pico_w5500", "esp32_w5500", "pico_enc28j60"]
+HW_BOARDS = ["w5500_evb_pico", "esp32_w5500", "pico_enc28j60", "esp32_enc28j60"]
 
 
 @pytest.mark.parametrize("arch", ["armv6m", "xtensawin"])
@@ -54,10 +56,12 @@ def test_hardware_board_with_no_chip_fails_clearly(hw_board, absent, monkeypatch
     fake = types.ModuleType("machine")
     fake.SPI = SPI
     fake.Pin = simmachine.Pin
+    fake.unique_id = lambda: b"\xe6\x61\x41\x04\x03\x2b\x1c\x2f"  # an RP2040 flash id
     monkeypatch.setitem(sys.modules, "machine", fake)
     monkeypatch.delitem(sys.modules, "boards." + hw_board, raising=False)
     mod = __import__("boards." + hw_board, None, None, ("driver",))
-    assert len(mod.MAC) == 6 and mod.MAC[0] & 0x03 == 0x02  # locally administered unicast
+    mac = mod.mac()
+    assert len(mac) == 6 and mac[0] & 0x03 == 0x02  # locally administered unicast
     mod.config()
     t0 = time.monotonic()
     with pytest.raises(OSError) as e:

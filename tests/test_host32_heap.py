@@ -14,11 +14,16 @@ from host_tools import emu
 
 # measured 2026-12: 128,384 B used after start-up (code as .mpy in the heap,
 # stack, TCP with 4 TCBs and 2 KB rings, HTTP server with 4 client slots);
-# 150,352 B with issue 10: IPv4 reassembly (2 x 3 KB buffers, stack/frag.py),
-# ICMP errors (stack/icmp.py), source checks, ARP pinning: ~6.3 KB of buffers,
-# the rest code (frozen on a board) and counters
-STARTUP_USED_MAX = 160_000
-STARTUP_USED_MIN = 100_000
+# 141,968 B with issue 7's fast paths and issue 9's page; 161,504 B with issue
+# 10's reassembly (2 x 3 KB buffers, stack/frag.py), ICMP errors, source checks
+# and ARP pinning. x86 code (viper functions' machine code) is larger than the
+# RP2040's armv6m: from 232 KB down the x86 build no longer starts HTTP (the
+# code leaves no 2 KB hole for a ring), while the emulated RP2040 still serves
+# the page from its 192 KB heap (tests/test_emu_boards.py). The figure is
+# taken with room to spare; the check below is that HTTP really started.
+STARTUP_HEAP = 256 * 1024
+STARTUP_USED_MAX = 175_000
+STARTUP_USED_MIN = 140_000
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +64,21 @@ opts = {"board": "host32_tap", "fd": FD}
 iface = main.start(opts)
 http = main.start_http(iface)
 gc.collect()
+print("HTTP", http is not None)
 print("USED %d FREE %d CONNS %d" % (gc.mem_alloc(), gc.mem_free(), iface.cfg.tcp_conns))
 """
 
 
 def test_startup_heap_is_bounded(mpy_root):
-    r = run_host32(mpy_root, STARTUP, 192 * 1024)
+    r = run_host32(mpy_root, STARTUP, STARTUP_HEAP)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "HTTP True" in r.stdout, r.stdout  # TCP and HTTP started, not just the interface
     m = re.search(r"USED (\d+) FREE (\d+) CONNS (\d+)", r.stdout)
     assert m, r.stdout
     used, free, conns = (int(x) for x in m.groups())
     assert conns == 4
     assert STARTUP_USED_MIN <= used <= STARTUP_USED_MAX, used
-    assert used + free <= 192 * 1024
+    assert used + free <= STARTUP_HEAP
 
 
 def test_a_heap_too_small_fails_with_memoryerror(mpy_root):

@@ -79,7 +79,7 @@ def test_get_root_is_html_with_status_fields(server):
     assert head.startswith(b"HTTP/1.1 200 OK")
     clen = int(re.search(rb"Content-Length: (\d+)", head).group(1))
     assert clen == len(body)
-    for word in (b"uptime", b"IP", b"MAC", b"link", b"<html>"):
+    for word in (b"uptime", b"IP", b"MAC", b"link", b"<!doctype html>"):
         assert word in body
 
 

@@ -246,3 +246,67 @@ def test_shared_constants_agree():
     assert ip4.TX_L4_OFF == eth.HDR_LEN + ip4.HDR_LEN
     assert iface_mod._L4_OFF == ip4.TX_L4_OFF
     assert iface_mod._IP_OFF == eth.HDR_LEN
+
+
+def _learn(iface, drv, ip=HOST, hw=HOST_MAC, now=1):
+    req = Ether(src=mac(hw), dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=mac(hw), psrc=ip, pdst=STACK)
+    drv.rx.append(bytes(req))
+    iface.poll(now)
+    drv.sent.clear()
+
+
+def _udp_message(iface, n):
+    # any L4 message will do: 8 bytes of UDP header and n bytes of data
+    b = iface.tx_buf
+    for i in range(8 + n):
+        b[34 + i] = (i * 7) & 0xFF
+    b[38] = (8 + n) >> 8
+    b[39] = (8 + n) & 0xFF
+    b[40] = b[41] = 0  # the checksum field: filled in by the interface
+    return 8 + n
+
+
+def test_reused_headers_send_the_same_frame_as_send_ip4():
+    # iface.header() once, then send_header() per datagram (what TCP does
+    # for a connection): byte for byte what send_ip4 sends, checksums included
+    from stack import csum
+    from stack.wire import ip4
+
+    iface, drv = make_iface()
+    _learn(iface, drv)
+    dst = bytes((192, 0, 2, 1))
+    hdr = bytearray(34)
+    gen = iface.header(hdr, ip4.PROTO_UDP, dst, 0)
+    assert gen == iface.gen
+    for n in (0, 1, 17, 1000, 1472):
+        l4 = _udp_message(iface, n)
+        iface.send_ip4(iface.tx_buf, ip4.PROTO_UDP, dst, 0, l4)
+        l4 = _udp_message(iface, n)
+        iface.send_header(iface.tx_buf, hdr, ip4.PROTO_UDP, l4)
+        a, b = drv.sent[-2], drv.sent[-1]
+        # the same bytes but the identification (bytes 18-19) and the IPv4
+        # checksum that covers it (24-25); both checksums valid
+        assert a[:18] + a[20:24] + a[26:] == b[:18] + b[20:24] + b[26:]
+        assert Ether(b)[IP].id == Ether(a)[IP].id + 1
+        assert csum.sum16(b, 14, 20, 0) == 0xFFFF  # IPv4 header checksum verifies
+        assert csum.sum16(b, 34, l4, csum.pseudo_sum(b, 26, 30, 17, l4)) == 0xFFFF
+
+
+def test_reused_headers_expire_when_the_neighbour_changes():
+    from stack.wire import ip4
+
+    iface, drv = make_iface()
+    dst = bytes((192, 0, 2, 1))
+    hdr = bytearray(34)
+    assert iface.header(hdr, ip4.PROTO_UDP, dst, 0) == -1  # not resolved: send_ip4 asks
+    _learn(iface, drv)
+    gen = iface.header(hdr, ip4.PROTO_UDP, dst, 0)
+    assert gen >= 0 and hdr[0:6] == HOST_MAC
+    _learn(iface, drv, hw=b"\x02\x00\x00\x00\x00\x77", now=2)  # the host's MAC changes
+    assert iface.gen != gen
+    gen = iface.header(hdr, ip4.PROTO_UDP, dst, 0)
+    assert hdr[0:6] == b"\x02\x00\x00\x00\x00\x77"
+    assert iface.header(hdr, ip4.PROTO_UDP, b"\xff\xff\xff\xff", 0) == -1  # broadcast
+    gen = iface.gen
+    iface.set_addr(bytes((192, 0, 2, 9)), iface.netmask, iface.gateway)  # our address moves
+    assert iface.gen != gen

@@ -28,6 +28,12 @@ class FakeIface:
         self.sent = []  # decoded segments
         self.keep = True
 
+    gen = 0
+    in_poll = False
+
+    def header(self, hdr, proto, dst, dst_off):
+        return -1  # no reusable headers: every segment goes through send_ip4
+
     def send_ip4(self, buf, proto, dst, dst_off, l4_len):
         assert proto == ip4.PROTO_TCP
         if self.keep:

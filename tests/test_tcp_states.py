@@ -248,3 +248,27 @@ def test_iss_is_keyed_per_connection_and_advances_with_the_clock():
     c3 = h.tcp.connect(PEER, 5001, 1004, src_port=40000)
     s3 = h.one().seq
     assert s3 != s2  # another 4-tuple: another offset
+
+
+def test_iss_without_hashlib_is_still_keyed_per_connection():
+    # where hashing cannot allocate (the application holds the heap locked)
+    # or the port has no hashlib, F comes from the keyed mix: still per
+    # 4-tuple, still growing with the clock for one 4-tuple
+    h = Harness()
+
+    def no_hash(c, f):
+        raise MemoryError
+
+    h.tcp._hash_f = no_hash
+    c1 = h.tcp.connect(PEER, 5000, 1000, src_port=40000)
+    s1 = h.one().seq
+    c1.abort()
+    h.take()
+    c2 = h.tcp.connect(PEER, 5000, 1004, src_port=40000)
+    s2 = h.one().seq
+    c2.abort()
+    h.take()
+    assert (s2 - s1) % 2**32 == 4 * 250
+    c3 = h.tcp.connect(PEER, 5001, 1004, src_port=40000)
+    assert h.one().seq != s2
+    c3.abort()

@@ -1,5 +1,9 @@
 # Ethernet II header (IEEE 802.3 framing with an EtherType).
+import sys
+
 from micropython import const
+
+_VIPER = sys.implementation.name == "micropython"
 
 HDR_LEN = const(14)
 MIN_FRAME = const(60)  # without FCS; shorter frames are padded on transmit
@@ -24,11 +28,29 @@ def ethertype(buf):
     return (buf[_TYPE] << 8) | buf[_TYPE + 1]
 
 
-def dst_is(buf, mac):
+def dst_is_py(buf, mac):
     for i in range(6):
         if buf[DST_OFF + i] != mac[i]:
             return False
     return True
+
+
+if _VIPER:
+    import micropython
+
+    @micropython.viper
+    def _dst_is_viper(buf, mac) -> bool:
+        # every received frame: a viper twin (tests/mp_viper_twins.py)
+        p = ptr8(buf)
+        m = ptr8(mac)
+        return (
+            p[0] == m[0] and p[1] == m[1] and p[2] == m[2]
+            and p[3] == m[3] and p[4] == m[4] and p[5] == m[5]
+        )
+
+    dst_is = _dst_is_viper
+else:
+    dst_is = dst_is_py
 
 
 def dst_is_broadcast(buf):

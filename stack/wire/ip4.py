@@ -1,7 +1,11 @@
 # IPv4 header (RFC 791, host rules from RFC 1122 section 3.2.1).
+import sys
+
 from micropython import const
 
 from stack import csum
+
+_VIPER = sys.implementation.name == "micropython"
 
 HDR_LEN = const(20)  # what we emit: no options
 TX_L4_OFF = const(34)  # Ethernet 14 + IPv4 20: where transmitted L4 headers start
@@ -117,7 +121,7 @@ def is_fragment(buf, o):
     return ((buf[o + _FLAGS_FRAG] << 8) | buf[o + _FLAGS_FRAG + 1]) & _MF_AND_OFFSET
 
 
-def addr_is(buf, off, addr):
+def addr_is_py(buf, off, addr):
     """True if the 4 bytes at buf[off] equal addr (a 4-byte buffer)."""
     return (
         buf[off] == addr[0]
@@ -150,6 +154,51 @@ def check_src(buf, o, addr, mask):
     if is_broadcast(buf, s, addr, mask):
         return SRC_BROADCAST
     return 0
+
+
+def finish_py(buf, o, tl, ident):
+    """Fill in total length, identification and checksum of a header whose
+    checksum field holds keep_sum()'s sum (RFC 1624: only these two changed)."""
+    s = ((buf[o + _CSUM] << 8) | buf[o + _CSUM + 1]) + tl + ident
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (~((s & 0xFFFF) + (s >> 16))) & 0xFFFF
+    buf[o + _TOTAL_LEN] = tl >> 8
+    buf[o + _TOTAL_LEN + 1] = tl & 0xFF
+    buf[o + _IDENT] = ident >> 8
+    buf[o + _IDENT + 1] = ident & 0xFF
+    buf[o + _CSUM] = s >> 8
+    buf[o + _CSUM + 1] = s & 0xFF
+
+
+if _VIPER:
+    import micropython
+
+    # Several calls per segment each: viper twins (bench/README.md, "Where
+    # the instructions go"); tests/mp_viper_twins.py holds them equal.
+    @micropython.viper
+    def _addr_is_viper(buf, off: int, addr) -> bool:
+        p = ptr8(buf)
+        a = ptr8(addr)
+        return p[off] == a[0] and p[off + 1] == a[1] and p[off + 2] == a[2] and p[off + 3] == a[3]
+
+    @micropython.viper
+    def _finish_viper(buf, o: int, tl: int, ident: int):
+        p = ptr8(buf)
+        s = ((p[o + _CSUM] << 8) | p[o + _CSUM + 1]) + tl + ident
+        s = (s & 0xFFFF) + (s >> 16)
+        s = ((s & 0xFFFF) + (s >> 16)) ^ 0xFFFF
+        p[o + _TOTAL_LEN] = tl >> 8
+        p[o + _TOTAL_LEN + 1] = tl & 0xFF
+        p[o + _IDENT] = ident >> 8
+        p[o + _IDENT + 1] = ident & 0xFF
+        p[o + _CSUM] = s >> 8
+        p[o + _CSUM + 1] = s & 0xFF
+
+    addr_is = _addr_is_viper
+    finish = _finish_viper
+else:
+    addr_is = addr_is_py
+    finish = finish_py
 
 
 def is_broadcast(buf, off, addr, mask):
@@ -193,6 +242,15 @@ def write(buf, o, tl, ident, ttl, proto_, src, dst, dst_off, frag=FLAG_DF):
     c = csum.checksum(buf, o, HDR_LEN, 0)
     buf[o + _CSUM] = c >> 8
     buf[o + _CSUM + 1] = c & 0xFF
+
+
+def keep_sum(buf, o):
+    """For a header written with total length and identification 0: replace
+    its checksum by the folded sum of its words (the fixed fields' share of
+    every later checksum, RFC 1071), for finish()."""
+    s = (~((buf[o + _CSUM] << 8) | buf[o + _CSUM + 1])) & 0xFFFF
+    buf[o + _CSUM] = s >> 8
+    buf[o + _CSUM + 1] = s & 0xFF
 
 
 def parse_addr(text):
