@@ -363,7 +363,7 @@ def wire_name(name):
 def test_dns_names_and_records_read_as_scapy_built_them(qname, rrs, qid, compress, tail):
     an = [DNSRR(rrname=n, type="A", rdata="192.0.2.9") if a
           else DNSRR(rrname=n, type="CNAME", rdata=qname) for n, a in rrs]
-    pkt = DNS(id=qid, qr=1, qd=DNSQR(qname=qname), an=an or None)
+    pkt = DNS(id=qid, qr=1, qd=DNSQR(qname=qname), an=an)
     msg = bytes(pkt.compress() if compress else pkt)
     buf = Fence(msg + tail, 0, len(msg))
     n = len(msg)
