@@ -1,6 +1,8 @@
 # make sim   - run the stack on a simulated board, reachable from the host
 # make test  - the whole test suite (unit on CPython, scenarios on the MicroPython unix port)
 # make bench - benchmarks with their baselines (BENCH="callgrind" or BENCH="compare --quick": some)
+# make fuzz  - coverage-guided fuzzing (atheris, 3 x 60 s) and 200k+ frames in the unix port
+# make soak  - 10 minutes of mixed load and attack bursts against sim_w5500
 # A real board (README "Flash a real board"):
 #   make build   BOARD=w5500_evb_pico
 #   make flash   BOARD=w5500_evb_pico FIRMWARE=RPI_PICO.uf2 [PORT=/media/$USER/RPI-RP2]
@@ -14,7 +16,7 @@ IP ?=
 FIRMWARE ?=
 PY := .venv/bin/python
 
-.PHONY: setup sim test bench build flash deploy monitor board-test package-json clean
+.PHONY: setup sim test bench build flash deploy monitor board-test package-json clean fuzz soak
 
 setup:
 	@bash host_tools/bootstrap.sh
@@ -24,6 +26,13 @@ sim: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+fuzz: setup
+	$(PY) tests/fuzz/run.py --seconds 60
+	$(PY) tests/fuzz_frames.py 200000
+
+soak: setup
+	$(PY) tests/soak.py 600
 
 bench: setup
 	$(PY) -m bench $(BENCH)

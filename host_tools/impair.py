@@ -1,13 +1,15 @@
 """A bad network between the TAP and the stack, as `tc qdisc ... netem` would make it.
 
-The spec is netem's: `loss 3% delay 10ms 5ms reorder 10% duplicate 1%`.
+The spec is netem's: `loss 3% delay 10ms 5ms reorder 10% duplicate 1% corrupt 1%`.
 `apply_tc()` asks the kernel for the real thing on the Linux side of the TAP;
 where the kernel has no sch_netem ("Specified qdisc kind is unknown", as on
 this project's CI machines) `Impairment` does the same in the launcher's relay,
 on both directions. Semantics follow netem: a lost frame is dropped; a
 reordered one (probability `reorder`) skips the delay while the rest wait
 delay +- jitter (uniform), so later frames overtake; a duplicated one is sent
-twice. The random sequence is seeded, so a run can be repeated.
+twice; a corrupted one (probability `corrupt`) has one random bit flipped
+anywhere in the frame, as netem does, so bad checksums reach the stack (and
+Linux). The random sequence is seeded, so a run can be repeated.
 """
 
 import heapq
@@ -18,9 +20,11 @@ import time
 
 
 def parse(spec):
-    """netem spec -> dict(loss, delay, jitter, reorder, duplicate) as fractions/seconds."""
+    """netem spec -> dict(loss, delay, jitter, reorder, duplicate, corrupt) as
+    fractions/seconds."""
     w = spec.split()
-    out = {"loss": 0.0, "delay": 0.0, "jitter": 0.0, "reorder": 0.0, "duplicate": 0.0}
+    out = {"loss": 0.0, "delay": 0.0, "jitter": 0.0, "reorder": 0.0, "duplicate": 0.0,
+           "corrupt": 0.0}
     i = 0
 
     def pct(s):
@@ -74,7 +78,7 @@ class Impairment:
         self._seq = 0
         self._cv = threading.Condition()
         self._stop = False
-        self.counts = {"frames": 0, "lost": 0, "reordered": 0, "duplicated": 0}
+        self.counts = {"frames": 0, "lost": 0, "reordered": 0, "duplicated": 0, "corrupted": 0}
         threading.Thread(target=self._sender, daemon=True).start()
 
     def put(self, direction, frame):
@@ -85,6 +89,12 @@ class Impairment:
             if r.random() < p["loss"]:
                 self.counts["lost"] += 1
                 return
+            if p["corrupt"] and r.random() < p["corrupt"] and frame:
+                self.counts["corrupted"] += 1
+                bad = bytearray(frame)
+                bit = r.randrange(len(bad) * 8)
+                bad[bit >> 3] ^= 1 << (bit & 7)
+                frame = bytes(bad)
             copies = 1
             if r.random() < p["duplicate"]:
                 copies = 2
