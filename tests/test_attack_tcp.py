@@ -6,7 +6,8 @@ each: the stack is alive, the heap is back within 1 KB of its baseline.
 Scans (RFC 9293 3.10.7.1-2), blind RST / SYN inside and outside the window
 (RFC 5961 3, 4: challenge ACKs on the wire), out-of-window data (RFC 9293
 3.10.7.4: an ACK, nothing delivered), a retransmission of delivered bytes
-with other contents (ignored), a data offset past the segment, a zero-window
+with other contents (ignored), overlapping out-of-order segments (the first
+copy received wins), a data offset past the segment, a zero-window
 attacker holding a download (the HTTP server drops the idle client, the
 engine aborts the orphan after tcp_max_retries probes), and more clients
 than connections."""
@@ -114,6 +115,31 @@ def test_retransmission_of_delivered_bytes_with_other_contents_is_ignored(t, leg
     p.send("PA", seq=s0, data=b"REPLACED")  # below RCV.NXT: a duplicate, whatever it says
     segs = answers(t, m, p)
     assert segs and all(not payload_of(s) and s.ack == p.seq for s in segs), segs
+    assert echo_round(p, b"!") == b"!"
+
+
+def test_overlapping_out_of_order_segments_first_received_wins(t, legit):
+    """Bytes held out of order are never overwritten: a later copy of the same
+    sequence space with other contents loses, so the application reads what
+    arrived first (as Linux keeps the bytes it already queued)."""
+    p = connected_echo(t)
+    s0 = p.seq
+    m = t.link.mark()
+    p.send("PA", seq=(s0 + 4) & 0xFFFFFFFF, data=b"BBBB")  # held out of order
+    p.send("PA", seq=(s0 + 4) & 0xFFFFFFFF, data=b"XXXX")  # same place, loses
+    assert answers(t, m, p), "no duplicate ACK for out-of-order data"
+    # fills the hole and overlaps the held bytes with other contents
+    m = t.link.mark()
+    p.send("PA", seq=s0, data=b"aaaaYY")
+    p.seq = (s0 + 8) & 0xFFFFFFFF
+    got = b""
+    deadline = time.monotonic() + 5
+    while len(got) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = p.data_in_order(m)
+    assert got == b"aaaaBBBB"
+    p.rcv_nxt = (p.rcv_nxt + len(got)) & 0xFFFFFFFF
+    p.send("A")
     assert echo_round(p, b"!") == b"!"
 
 

@@ -96,11 +96,7 @@ FAULTS = [
     ("garbage 200", "garbage"),
     ("reset", "reset"),
 ]
-# The ENC28J60 driver does not notice a chip that reset itself (EREVID is
-# unchanged, so it is taken for alive while RX and TX stay off): reported to
-# the drivers' owner, not listed here until it is fixed.
-CASES = [(b, c, n) for b in ("sim_w5500", "sim_enc28j60") for c, n in FAULTS
-         if not (b == "sim_enc28j60" and n == "reset")]
+CASES = [(b, c, n) for b in ("sim_w5500", "sim_enc28j60") for c, n in FAULTS]
 
 
 @pytest.mark.parametrize("board_name,command,name", CASES,
