@@ -101,6 +101,8 @@ class W5500:
         # exception allocates nothing (the steady state runs under heap_lock)
         self._dead = OSError(_ENODEV, "W5500 stopped answering (VERSIONR not 0x04): "
                              "chip dead, unpowered or SPI broken; re-create the driver")
+        self._reset_seen = OSError(_ENODEV, "W5500 was reset (socket 0 closed, registers "
+                                   "at their defaults); re-create the driver")
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -196,6 +198,12 @@ class W5500:
             self.stats["chip_dead"] += 1
             self.dead = True  # every later send / receive raises at once
             raise self._dead
+        # a chip that reset itself reads VERSIONR right again within moments,
+        # but socket 0 is closed: nothing the driver does closes it
+        if self._r8(_S0_R, _SN_SR) != _SR_MACRAW:
+            self.stats["chip_dead"] += 1
+            self.dead = True
+            raise self._reset_seen
 
     # -- bring-up ---------------------------------------------------------------------
 
