@@ -41,6 +41,7 @@ FIGURES = (
     ("rx", "instr_per_rx_segment", "per full-size segment received"),
     ("tx", "instr_per_tx_segment", "per full-size segment sent"),
     ("http", "instr_per_request", "per keep-alive request (GET /)"),
+    ("conn", "instr_per_connection", "per new connection (ab's GET /)"),
 )
 _REFS = re.compile(r"(?:I\s+refs|Collected)\s*:\s*([\d,]+)")
 
@@ -183,9 +184,11 @@ def main(argv=()):
             extra = "%.2f ACK frames out per segment" % (res["acks_out"] / res["rounds"])
         elif mode == "tx":
             extra = "%.2f ACK frames out per segment" % (res["acks_out"] / res["rounds"])
-        else:
+        elif mode == "http":
             extra = "%d B response in one segment, %.2f polls" % (res["response_bytes"],
                                                                    res["polls"] / res["rounds"])
+        else:
+            extra = "%d B response, handshake to TIME-WAIT" % res["response_bytes"]
         base = first.get(key)
         ratio = ""
         if base:

@@ -24,6 +24,7 @@ UNITS = (
     ("rx", "per full-size segment received"),
     ("tx", "per full-size segment sent"),
     ("http", "per keep-alive request (GET /)"),
+    ("conn", "per new connection (ab's GET /)"),
 )
 # the peer's and the fake driver's own functions: not the stack's work
 _PEER_FUNCS = ("Peer.", "MemDriver.", "<lambda>")

@@ -14,7 +14,10 @@
 #         full segment in flight)
 #   http  keep-alive GET / through firmware/http.py (as firmware/web.py sets
 #         it up); each request also ACKs the previous response, as wrk does
-#   peer-rx, peer-tx, peer-http
+#   conn  a new connection per request, as `ab` makes them: SYN, the
+#         handshake, GET / HTTP/1.0, the server's answer and FIN, the peer's
+#         FIN; each round from a new peer port (the stack keeps TIME-WAIT)
+#   peer-rx, peer-tx, peer-http, peer-conn
 #         the scripted peer and the in-memory driver alone, doing that mode's
 #         per-round work without the stack (what the figure subtracts)
 # Prints "RESULT mode=... key=value ..." after WARM + ROUNDS rounds; raises
@@ -54,6 +57,8 @@ PEER_IP = b"\xc0\x00\x02\x01"
 PEER_ISS = 0x10000000
 OUT_SLOTS = 16
 REQUEST = b"GET / HTTP/1.1\r\nHost: 192.0.2.2\r\n\r\n"  # what wrk sends
+CLOSE_REQUEST = b"GET / HTTP/1.0\r\nHost: 192.0.2.2\r\n\r\n"  # what ab sends
+SYN_OPTS = b"\x02\x04\x05\xb4\x01\x01\x04\x02"  # MSS 1460, SACK-permitted
 _IP = 14
 _L4 = 34
 _MAX_POLLS = 50  # polls per round before the round counts as stalled
@@ -128,6 +133,7 @@ class Peer:
     def __init__(self, drv, port):
         self.drv = drv
         self.port = port
+        self.src_port = PEER_PORT
         self.snd_nxt = PEER_ISS  # next byte the peer sends
         self.snd_una = PEER_ISS
         self.wnd = 0  # the window the stack last advertised
@@ -150,6 +156,14 @@ class Peer:
         eth.write(f, STACK_MAC, 0, PEER_MAC, eth.TYPE_IP4)
         for i in range(MSS):
             f[_L4 + 20 + i] = 97 + i % 26
+
+    def new_connection(self, src_port, iss):
+        """Forget the last connection: the next segment() starts another."""
+        self.src_port = src_port
+        self.snd_nxt = self.snd_una = iss
+        self.wnd = 0
+        self.rcv_nxt = 0
+        self.fin = False
 
     def arp_request(self):
         b = self.drv.rx
@@ -184,7 +198,7 @@ class Peer:
             self._base = csum.pseudo_sum(f, _IP + ip4.SRC, _IP + ip4.DST, ip4.PROTO_TCP, l4_len)
             if payload:
                 self._base = csum.sum16(f, _L4 + hl, payload, self._base)
-        wtcp.write(f, _L4, PEER_PORT, self.port, hl, flags, PEER_WND)
+        wtcp.write(f, _L4, self.src_port, self.port, hl, flags, PEER_WND)
         _put_u32(f, _L4 + 4, self.snd_nxt)
         _put_u32(f, _L4 + 8, self.rcv_nxt if flags & wtcp.ACKF else 0)
         c = csum.checksum(f, _L4, hl, self._base)
@@ -280,7 +294,7 @@ def setup(port, clock):
 
 
 def handshake(iface, peer, clock, after_syn=None):
-    peer.segment(wtcp.SYN, opts=b"\x02\x04\x05\xb4\x01\x01\x04\x02")  # MSS 1460, SACK-perm
+    peer.segment(wtcp.SYN, opts=SYN_OPTS)
     iface.poll(clock.now)
     peer.drain()
     if not peer.rcv_nxt:
@@ -437,6 +451,50 @@ def _http(web, rounds, warm, clock, mark):
             "polls": polls_total, "acks_out": peer.pure_acks - acks0}
 
 
+def run_conn(rounds, warm, clock, mark):
+    from firmware import web
+
+    saved = _point_clock(clock)
+    try:
+        return _conn(web, rounds, warm, clock, mark)
+    finally:
+        _restore_clock(saved)
+
+
+def _conn(web, rounds, warm, clock, mark):
+    iface, drv, peer = setup(HTTP_PORT, clock)
+    srv = web.start(iface, iface.cfg)
+    got = 0
+    for r in range(warm + rounds):
+        if r == warm:
+            mark(True, peer)
+            got = peer.got
+        peer.new_connection(PEER_PORT + r, (PEER_ISS + r * 100_000) & 0xFFFFFFFF)
+        handshake(iface, peer, clock)
+        srv.step(0)  # accept
+        peer.segment(wtcp.ACKF | wtcp.PSH, data=CLOSE_REQUEST)
+        clock.now += 1
+        polls = 0
+        while not peer.fin:  # the answer, then the server's FIN
+            iface.poll(clock.now)
+            srv.step(0)
+            peer.drain()
+            polls += 1
+            if polls > _MAX_POLLS:
+                raise RuntimeError("conn: no answer and FIN in round %d" % r)
+        peer.segment(wtcp.ACKF | wtcp.FIN)  # ab closes at once: ACK and FIN together
+        iface.poll(clock.now)
+        srv.step(0)
+        peer.drain()
+        if peer.snd_una != peer.snd_nxt:
+            raise RuntimeError("conn: the peer's FIN not acknowledged in round %d" % r)
+    mark(False, peer)
+    if srv.stats["s2xx"] != warm + rounds:
+        raise RuntimeError("conn: %d answers 2xx of %d" % (srv.stats["s2xx"], warm + rounds))
+    return {"mode": "conn", "rounds": rounds, "connections": rounds,
+            "response_bytes": (peer.got - got) // rounds}
+
+
 def _response_complete(drv, peer, got0):
     """The first response: one segment holding the head and the whole body."""
     b = drv.out[peer.last_slot]
@@ -453,11 +511,16 @@ def _response_complete(drv, peer, got0):
     return len(text) - (j + 4) == n
 
 
-# What each mode's peer puts on the wire once a round.
+# What each mode's peer puts on the wire once a round; take() hands each
+# segment to the driver as the stack's poll would.
 PEER_INPUT = {
-    "rx": lambda peer: peer.segment(wtcp.ACKF | wtcp.PSH, MSS),
-    "tx": lambda peer: peer.segment(wtcp.ACKF),
-    "http": lambda peer: peer.segment(wtcp.ACKF | wtcp.PSH, data=REQUEST),
+    "rx": lambda peer, take: (peer.segment(wtcp.ACKF | wtcp.PSH, MSS), take()),
+    "tx": lambda peer, take: (peer.segment(wtcp.ACKF), take()),
+    "http": lambda peer, take: (peer.segment(wtcp.ACKF | wtcp.PSH, data=REQUEST), take()),
+    "conn": lambda peer, take: (peer.segment(wtcp.SYN, opts=SYN_OPTS), take(),
+                                peer.segment(wtcp.ACKF), take(),
+                                peer.segment(wtcp.ACKF | wtcp.PSH, data=CLOSE_REQUEST), take(),
+                                peer.segment(wtcp.ACKF | wtcp.FIN), take()),
 }
 
 
@@ -481,12 +544,15 @@ def run_peer(mode, rounds, warm, clock, mark):
     peer = Peer(drv, APP_PORT)
     rx = bytearray(1518)
     build = PEER_INPUT[mode]
+
+    def take():
+        drv.recv_into(rx)
+
     for r in range(warm + rounds):
         if r == warm:
             mark(True, peer)
-        build(peer)
+        build(peer, take)
         clock.now += 1
-        drv.recv_into(rx)
         for f in frames:
             drv.send(f, len(f))
         peer.drain()
@@ -494,11 +560,11 @@ def run_peer(mode, rounds, warm, clock, mark):
     return {"mode": "peer-" + mode, "rounds": rounds, "frames_per_round": len(frames)}
 
 
-MODES = {"rx": run_rx, "tx": run_tx, "http": run_http}
+MODES = {"rx": run_rx, "tx": run_tx, "http": run_http, "conn": run_conn}
 
 
 def run(mode, rounds, warm=20, mark=None):
-    """mode: rx | tx | http, or peer-rx | peer-tx | peer-http (the peer alone)."""
+    """mode: rx | tx | http | conn, or peer-MODE (the peer alone)."""
     import stack.socket as ssock
 
     clock = Clock()

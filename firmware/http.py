@@ -261,37 +261,39 @@ class HTTPServer:
         return None
 
     def _accept(self):
-        while True:
-            c = self._free_slot()
-            if c is None:
-                # Full: leave the rest in the listen backlog until a slot frees.
-                if self._listening:
-                    self._poll.modify(self._lsock, 0)
-                    self._listening = False
-                return
+        """One connection per readiness event: poll reports the listener again
+        while more wait, and accept() is never called to hear EAGAIN (an
+        exception object per connection)."""
+        c = self._free_slot()
+        if c is None:
+            # Full: leave the rest in the listen backlog until a slot frees.
+            if self._listening:
+                self._poll.modify(self._lsock, 0)
+                self._listening = False
+            return
+        try:
+            r = self._lsock.accept()
+        except OSError as e:
+            if e.args[0] != errno.EAGAIN:
+                self.stats["errors"] += 1
+            return
+        if r is None:
+            return
+        s = r[0]
+        s.setblocking(False)
+        if self._nodelay:
             try:
-                r = self._lsock.accept()
-            except OSError as e:
-                if e.args[0] != errno.EAGAIN:
-                    self.stats["errors"] += 1
-                return
-            if r is None:
-                return
-            s = r[0]
-            s.setblocking(False)
-            if self._nodelay:
-                try:
-                    s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY (same values everywhere)
-                except (OSError, AttributeError, TypeError):
-                    pass
-            c.sock = s
-            c.n = 0
-            c.scan = 0
-            c.state = _ST_HEAD
-            c.last_ms = ticks_ms()
-            c.mask = _POLLIN
-            self._poll.register(s, _POLLIN)
-            self.stats["accepted"] += 1
+                s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY (same values everywhere)
+            except (OSError, AttributeError, TypeError):
+                pass
+        c.sock = s
+        c.n = 0
+        c.scan = 0
+        c.state = _ST_HEAD
+        c.last_ms = ticks_ms()
+        c.mask = _POLLIN
+        self._poll.register(s, _POLLIN)
+        self.stats["accepted"] += 1
 
     def _close(self, c):
         try:

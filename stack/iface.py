@@ -98,6 +98,25 @@ class Interface:
         self.stats["tx_frames"] += 1
         return True
 
+    def locked(self, fn, c, now):
+        """fn(c, now), the stack's own work on an application call (a write,
+        a read that opens the window), with the heap locked as in poll(): its
+        calls' frames stay on the C stack instead of the heap (MicroPython
+        puts a frame over 11 words there whenever it can), and it cannot
+        allocate. An allocation is counted (poll_alloc_blocked)."""
+        if self.in_poll:
+            fn(c, now)
+            return
+        heap_lock()
+        self.in_poll = True
+        try:
+            fn(c, now)
+        except MemoryError:
+            self.stats["poll_alloc_blocked"] += 1
+        finally:
+            self.in_poll = False
+            heap_unlock()
+
     def send_ip4(self, buf, proto, dst, dst_off, l4_len):
         """Send the L4 message at buf[_L4_OFF:_L4_OFF+l4_len] to the IPv4 address
         dst[dst_off:dst_off+4]: IPv4 header, TCP/UDP checksum, next hop, Ethernet."""

@@ -280,7 +280,8 @@ class socket(_StreamBase):
         lst = self._lst
         if lst is None:
             raise OSError(EINVAL)
-        self._wait(lst.acceptable)
+        if not lst.acceptable():  # (a bound method for _wait only when it waits)
+            self._wait(lst.acceptable)
         conn = self._iface.tcp.accept(lst)
         if conn is None:
             raise OSError(EAGAIN)

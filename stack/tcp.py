@@ -117,6 +117,14 @@ class TCP:
         # RFC 6528: per-boot secret for the ISN hash
         self._secret = bytes(os.urandom(16))
         self._f = bytearray(4)  # F() of the ISN being made (see _iss)
+        self._tuple = bytearray(16)  # its 4-tuple (12 bytes, then zeros)
+        self._block = bytearray(16)  # the tuple encrypted
+        try:  # AES-128 under the secret is F where the port has it (allocates nothing)
+            import cryptolib
+
+            self._aes = cryptolib.aes(self._secret, 1)  # mode 1: ECB, one block
+        except ImportError:
+            self._aes = None
         self._ma = 0  # _mix_f's state, two 16-bit words
         self._mb = 0
         # sequence offsets are rebased by rebase_by once past rebase_at
@@ -202,22 +210,22 @@ class TCP:
     # -- ISN (RFC 6528) --------------------------------------------------------
 
     def _iss(self, c, now):
-        """RFC 6528: ISN = M + F(4-tuple, secret), F a SHA-256 keyed by a
-        per-boot secret. Hashing allocates, and Interface.poll() runs with the
-        heap locked, so the lock is opened around it: this is connection
-        set-up, not the per-segment path. If the application holds the heap
-        locked as well, or the port has no hashlib, F comes from _mix_f."""
+        """RFC 6528: ISN = M + F(4-tuple, secret), F a pseudorandom function
+        keyed by a per-boot secret: AES-128 of the 4-tuple where the port has
+        cryptolib (it allocates nothing), else SHA-256. Hashing allocates, and
+        Interface.poll() runs with the heap locked, so the lock is opened
+        around it (connection set-up, not the per-segment path). If the
+        application holds the heap locked as well, or the port has neither,
+        F comes from _mix_f."""
         f = self._f
-        opened = self.iface.in_poll
-        if opened:
-            micropython.heap_unlock()
-        try:
-            self._hash_f(c, f)
-        except (ImportError, MemoryError):
-            self._mix_f(c, f)
-        finally:
-            if opened:
-                micropython.heap_lock()
+        self._fill_tuple(c)
+        if self._aes is not None:
+            b = self._block
+            self._aes.encrypt(self._tuple, b)
+            for i in range(4):
+                f[i] = b[i]
+        else:
+            self._hashed_f(f)
         # M: a 4 us clock (RFC 6528 3), here from ms ticks: now * 250 mod 2**32
         m_lo = (now & 0xFFFF) * 250
         m_hi = ((now >> 16) & 0xFFFF) * 250 + (m_lo >> 16)
@@ -225,34 +233,54 @@ class TCP:
         c.iss_hi = (((f[0] << 8) | f[1]) + m_hi + (lo >> 16)) & 0xFFFF
         c.iss_lo = lo & 0xFFFF
 
-    def _hash_f(self, c, f):
+    def _fill_tuple(self, c):
+        t = self._tuple
+        ip = self.iface.ip
+        r = c.remote_ip
+        for i in range(4):
+            t[i] = ip[i]
+            t[4 + i] = r[i]
+        t[8] = c.local_port >> 8
+        t[9] = c.local_port & 0xFF
+        t[10] = c.remote_port >> 8
+        t[11] = c.remote_port & 0xFF
+
+    def _hashed_f(self, f):
+        opened = self.iface.in_poll
+        if opened:
+            micropython.heap_unlock()
+        # one class per clause: `except (A, B)` builds its tuple when an
+        # exception arrives, which fails with the heap locked
+        try:
+            self._hash_f(f)
+        except MemoryError:
+            self._mix_f(f)
+        except ImportError:
+            self._mix_f(f)
+        finally:
+            if opened:
+                micropython.heap_lock()
+
+    def _hash_f(self, f):
         import hashlib  # only at connection set-up
 
         h = hashlib.sha256(self._secret)
-        h.update(self.iface.ip)
-        h.update(c.remote_ip)
-        h.update(bytes((c.local_port >> 8, c.local_port & 0xFF)))
-        h.update(bytes((c.remote_port >> 8, c.remote_port & 0xFF)))
+        h.update(self._tuple)
         d = h.digest()
         for i in range(4):
             f[i] = d[i]
 
-    def _mix_f(self, c, f):
+    def _mix_f(self, f):
         """F without allocating: the 4-tuple and the secret mixed by 16-bit
         add-rotate-xor rounds (every value a small int on a 32-bit port). Not
-        the cryptographic hash RFC 6528 asks for, but keyed, per 4-tuple, and
-        so still growing with M for one 4-tuple."""
+        the pseudorandom function RFC 6528 asks for, but keyed, per 4-tuple,
+        and so still growing with M for one 4-tuple."""
         sec = self._secret
+        t = self._tuple
         self._ma = (sec[0] << 8) | sec[1]
         self._mb = (sec[2] << 8) | sec[3]
-        ip = self.iface.ip
-        r = c.remote_ip
-        self._mix((ip[0] << 8) | ip[1], sec, 4)
-        self._mix((ip[2] << 8) | ip[3], sec, 6)
-        self._mix((r[0] << 8) | r[1], sec, 8)
-        self._mix((r[2] << 8) | r[3], sec, 10)
-        self._mix(c.local_port, sec, 12)
-        self._mix(c.remote_port, sec, 14)
+        for i in range(6):
+            self._mix((t[2 * i] << 8) | t[2 * i + 1], sec, 4 + 2 * i)
         for i in range(4):  # more rounds: every input bit reaches every output bit
             self._mix(0, sec, 4 + 2 * i)
         f[0] = self._ma >> 8

@@ -191,7 +191,7 @@ class Conn:
         its deadline from the next poll or segment (never early, at most one
         poll interval late)."""
         before = self.t_rtx
-        tcp_output.output(self, self.tcp.now)
+        self.tcp.iface.locked(tcp_output.output, self, self.tcp.now)
         if self.t_rtx != before and self.t_rtx >= 0:
             self.t_rtx = _REARM
 

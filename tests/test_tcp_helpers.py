@@ -31,6 +31,9 @@ class FakeIface:
     gen = 0
     in_poll = False
 
+    def locked(self, fn, c, now):
+        fn(c, now)  # (the real Interface locks the heap around it)
+
     def header(self, hdr, proto, dst, dst_off):
         return -1  # no reusable headers: every segment goes through send_ip4
 
