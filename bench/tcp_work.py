@@ -447,6 +447,8 @@ def _http(web, rounds, warm, clock, mark):
     mark(False, peer)
     if srv.stats["s2xx"] != warm + rounds:
         raise RuntimeError("http: %d answers 2xx of %d" % (srv.stats["s2xx"], warm + rounds))
+    if srv.stats["alloc_blocked"]:
+        raise RuntimeError("http: the server's locked step allocated")
     return {"mode": "http", "rounds": rounds, "requests": rounds, "response_bytes": resp_len,
             "polls": polls_total, "acks_out": peer.pure_acks - acks0}
 
@@ -491,6 +493,8 @@ def _conn(web, rounds, warm, clock, mark):
     mark(False, peer)
     if srv.stats["s2xx"] != warm + rounds:
         raise RuntimeError("conn: %d answers 2xx of %d" % (srv.stats["s2xx"], warm + rounds))
+    if srv.stats["alloc_blocked"]:
+        raise RuntimeError("conn: the server's locked step allocated")
     return {"mode": "conn", "rounds": rounds, "connections": rounds,
             "response_bytes": (peer.got - got) // rounds}
 

@@ -20,7 +20,17 @@
 # "Connection: keep-alive". Pipelined requests are kept in the head buffer.
 # When every slot is busy the listening socket is not polled, so new
 # connections wait in the listen backlog (the kernel's or the stack's bound).
+# heap_lock=True (firmware/web.py, on the stack's sockets): step() runs with
+# the heap locked, opened only where it allocates (accept, /stats.json, a
+# request head arriving in pieces). MicroPython puts every Python frame over
+# 11 words on the heap when it can; locked, they stay on the C stack, and on
+# a heap holding garbage each such allocation is a long search. A request
+# that still allocates is counted (alloc_blocked), its client closed, and
+# the server goes on unlocked.
 import errno
+import sys
+
+import micropython
 from micropython import const
 
 from stack.clock import ticks_diff, ticks_ms
@@ -156,8 +166,11 @@ class HTTPServer:
         idle_ms=10000,
         poll_factory=None,
         nodelay=True,
+        heap_lock=False,
     ):
         self._sm = sockmod
+        self._lock = heap_lock
+        self._cur = None  # the client being served (closed if its work allocates)
         self.info = info if info is not None else page.HostInfo()
         self._idle_ms = idle_ms
         self._nodelay = nodelay
@@ -200,6 +213,7 @@ class HTTPServer:
             "bytes_out": 0,
             "bytes_in": 0,
             "sink_bytes": 0,
+            "alloc_blocked": 0,
         }
 
     # -- loop ------------------------------------------------------------------
@@ -211,6 +225,42 @@ class HTTPServer:
     def step(self, timeout_ms=0):
         """Wait up to timeout_ms for readiness, then do the ready work. Returns
         the number of events handled."""
+        if not self._lock:
+            return self._step(timeout_ms)
+        micropython.heap_lock()
+        try:
+            return self._step(timeout_ms)
+        except MemoryError as e:
+            self.stats["alloc_blocked"] += 1
+            self._lock = False
+            micropython.heap_unlock()
+            try:
+                print("http: a request allocated with the heap locked; serving unlocked from now on")
+                sys.print_exception(e)  # where: a path to fix
+                if self._cur is not None and self._cur.state != _ST_FREE:
+                    self._close(self._cur)
+            finally:
+                micropython.heap_lock()
+            return 0
+        finally:
+            micropython.heap_unlock()
+
+    def _count(self, key, k):
+        """Byte counters count modulo 2**30: a small int on a 32-bit board, so
+        counting never allocates (a locked step could not)."""
+        v = self.stats[key]
+        self.stats[key] = v + k if v <= MAX_LEN - k else v - MAX_LEN - 1 + k
+
+    def _unlocked(self):
+        """Open the heap for an allocating call inside step(); _relock() after."""
+        if self._lock:
+            micropython.heap_unlock()
+
+    def _relock(self):
+        if self._lock:
+            micropython.heap_lock()
+
+    def _step(self, timeout_ms):
         handled = 0
         for obj, ev in self._poll.ipoll(timeout_ms):
             handled += 1
@@ -220,10 +270,12 @@ class HTTPServer:
             c = self._find(obj)
             if c is None:
                 continue
+            self._cur = c
             if c.state == _ST_SEND:
                 self._send(c)
             elif ev & (_POLLIN | _POLLERR | _POLLHUP):
                 self._recv(c)
+        self._cur = None
         now = ticks_ms()
         if ticks_diff(now, self._sweep_ms) >= 1000:
             self._sweep_ms = now
@@ -271,6 +323,13 @@ class HTTPServer:
                 self._poll.modify(self._lsock, 0)
                 self._listening = False
             return
+        self._unlocked()  # a socket object per connection, its poll entry
+        try:
+            self._take(c)
+        finally:
+            self._relock()
+
+    def _take(self, c):
         try:
             r = self._lsock.accept()
         except OSError as e:
@@ -296,6 +355,13 @@ class HTTPServer:
         self.stats["accepted"] += 1
 
     def _close(self, c):
+        self._unlocked()  # unregister may shrink the poll object's lists
+        try:
+            self._drop(c)
+        finally:
+            self._relock()
+
+    def _drop(self, c):
         try:
             self._poll.unregister(c.sock)
         except (OSError, KeyError, ValueError):
@@ -331,7 +397,8 @@ class HTTPServer:
         try:
             k = c.sock.readinto(buf, n)
         except OSError as e:
-            if e.args[0] == errno.EAGAIN:
+            # (made with the heap locked, an OSError carries no args)
+            if e.args and e.args[0] == errno.EAGAIN:
                 return -1
             return 0
         if k is None:
@@ -347,14 +414,17 @@ class HTTPServer:
         if c.n == 0:
             k = self._read(c, c.buf, room)
         else:
-            k = self._read(c, c.mv[c.n :], room)
+            self._unlocked()  # the head came in pieces: a view past what is held
+            rest = c.mv[c.n :]
+            self._relock()
+            k = self._read(c, rest, room)
         if k < 0:
             return
         if k == 0:
             self._close(c)
             return
         c.n += k
-        self.stats["bytes_in"] += k
+        self._count("bytes_in", k)
         self._parse(c)
 
     def _recv_body(self, c):
@@ -369,8 +439,8 @@ class HTTPServer:
                 return
             c.sink -= k
             c.sunk += k
-            self.stats["bytes_in"] += k
-        self.stats["sink_bytes"] += c.sunk
+            self._count("bytes_in", k)
+        self._count("sink_bytes", c.sunk)
         self._reply_sink(c)
 
     def _head_end(self, c):
@@ -497,7 +567,7 @@ class HTTPServer:
                     return
                 self._recv_body(c)
             else:
-                self.stats["sink_bytes"] += c.sunk
+                self._count("sink_bytes", c.sunk)
                 self._reply_sink(c)
             return
         if _eq(b, p0, pe, b"/"):
@@ -535,7 +605,11 @@ class HTTPServer:
                 c.body = tail  # sent as it is (corked: one segment with the values)
                 c.body_off = 0
         elif route == 2:
-            body = page.stats_json(self.info, self)
+            self._unlocked()  # json.dumps
+            try:
+                body = page.stats_json(self.info, self)
+            finally:
+                self._relock()
             o = self._head(c, 200, b"application/json", len(body))
             if not head_only:
                 if o + len(body) <= len(c.out):
@@ -556,8 +630,9 @@ class HTTPServer:
     def _consume(self, c, k):
         """Drop the first k bytes of the head buffer, keeping what follows."""
         rest = c.n - k
-        if rest > 0:
-            c.buf[0:rest] = c.mv[k : k + rest]
+        b = c.buf
+        for i in range(rest):  # (a pipelined request: no view object)
+            b[i] = b[k + i]
         c.n = rest if rest > 0 else 0
         c.scan = 0
 
@@ -621,7 +696,7 @@ class HTTPServer:
         try:
             k = c.sock.write(buf, off, n)
         except OSError as e:
-            if e.args[0] == errno.EAGAIN:
+            if e.args and e.args[0] == errno.EAGAIN:
                 return -1
             return 0
         if k is None:
@@ -657,7 +732,7 @@ class HTTPServer:
                 self.stats["errors"] += 1
                 self._close(c)
                 return
-            self.stats["bytes_out"] += k
+            self._count("bytes_out", k)
 
     def _done(self, c):
         c.body = None

@@ -36,7 +36,7 @@ def start(iface, cfg=None, port=PORT, max_clients=0):
         # still makes the engine recycle a half-open TCB: docs/http.md.)
         max_clients = conns
     return HTTPServer(ssock, info=page.StackInfo(iface), port=port, max_clients=max_clients,
-                      backlog=conns, head_max=768, out_max=768, chunk=1460)
+                      backlog=conns, head_max=768, out_max=768, chunk=1460, heap_lock=True)
 
 
 def _run(argv):
