@@ -10,6 +10,7 @@ import select
 import sys
 
 from stack import stats as _stats
+from stack.mem import copy
 
 _MICROPYTHON = sys.implementation.name == "micropython"
 _MAX_FRAME = 1518
@@ -23,6 +24,7 @@ class FramedWire:
         self._poll = select.poll()
         self._poll.register(self._file, select.POLLIN)
         self._hdr = bytearray(2)
+        self._out = bytearray(2 + _MAX_FRAME)
         self._skip = bytearray(64)
         self.too_long = 0
 
@@ -49,15 +51,23 @@ class FramedWire:
         return n
 
     def send(self, buf, n):
-        h = self._hdr
-        h[0] = n >> 8
-        h[1] = n & 0xFF
+        out = self._out
+        out[0] = n >> 8
+        out[1] = n & 0xFF
+        if n > _MAX_FRAME:  # a chip model sending what a broken driver set up
+            self._write(out, 2)
+            self._write(buf, n)
+            return
+        # one write per frame, the length and the frame copied together: two
+        # writes wake the relay twice, and it runs on the same CPU
+        copy(out, 2, buf, 0, n)
+        self._write(out, n + 2)
+
+    def _write(self, buf, n):
         if _MICROPYTHON:
-            # write(buf, n): no slice object, so nothing is allocated per frame
-            self._file.write(h, 2)
-            self._file.write(buf, n)
+            self._file.write(buf, n)  # write(buf, n): no slice object
         else:
-            self._file.write(bytes(h) + bytes(memoryview(buf)[:n]))
+            self._file.write(bytes(memoryview(buf)[:n]))
 
     def _read(self, buf, n):
         if _MICROPYTHON:
