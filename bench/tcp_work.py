@@ -402,19 +402,25 @@ def run_tx(rounds, warm, clock, mark):
             "bytes": sent, "acks_out": peer.pure_acks - acks0}
 
 
-def run_http(rounds, warm, clock, mark):
+def _with_server(body, rounds, warm, clock, mark):
+    """body(iface, drv, peer, srv, ...) against firmware/web.py's server, with
+    the modules' clocks pointed at the fake one for the run."""
     from firmware import web
 
     saved = _point_clock(clock)
     try:
-        return _http(web, rounds, warm, clock, mark)
+        iface, drv, peer = setup(HTTP_PORT, clock)
+        srv = web.start(iface, iface.cfg)
+        return body(iface, drv, peer, srv, rounds, warm, clock, mark)
     finally:
         _restore_clock(saved)
 
 
-def _http(web, rounds, warm, clock, mark):
-    iface, drv, peer = setup(HTTP_PORT, clock)
-    srv = web.start(iface, iface.cfg)
+def run_http(rounds, warm, clock, mark):
+    return _with_server(_http, rounds, warm, clock, mark)
+
+
+def _http(iface, drv, peer, srv, rounds, warm, clock, mark):
     handshake(iface, peer, clock)
     srv.step(0)  # accept
     resp_len = -1
@@ -454,18 +460,10 @@ def _http(web, rounds, warm, clock, mark):
 
 
 def run_conn(rounds, warm, clock, mark):
-    from firmware import web
-
-    saved = _point_clock(clock)
-    try:
-        return _conn(web, rounds, warm, clock, mark)
-    finally:
-        _restore_clock(saved)
+    return _with_server(_conn, rounds, warm, clock, mark)
 
 
-def _conn(web, rounds, warm, clock, mark):
-    iface, drv, peer = setup(HTTP_PORT, clock)
-    srv = web.start(iface, iface.cfg)
+def _conn(iface, drv, peer, srv, rounds, warm, clock, mark):
     got = 0
     for r in range(warm + rounds):
         if r == warm:

@@ -594,6 +594,9 @@ class HTTPServer:
                 return self._error(c, 400)
         self._consume(c, end)
         if route == 1:
+            self._unlocked()  # texts the page shows that changed (a lease)
+            self.info.refresh()
+            self._relock()
             o = self._head(c, 200, b"text/html; charset=utf-8", -1)
             e = page.render_status(c.out, o, self.info, self)
             tail = page.TAIL  # a constant: the page's plot, tables and script

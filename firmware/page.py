@@ -168,10 +168,19 @@ class StackInfo:
         self.refresh()
 
     def refresh(self):
+        """Bring the texts the page shows up to date. Allocates when one
+        changed (an address from a lease, a DHCP state), so the HTTP server
+        calls it with the heap open; render_status() then allocates nothing."""
         ip = self._iface.ip
         if ip != self._ip:  # bytearray compare: no allocation
             self._ip[:] = ip
             self.ip_text = _dotted(ip)
+        dhcp = self.dhcp()
+        if dhcp is not None:
+            _STATE.of(dhcp.state_name())
+            server = getattr(dhcp, "server", None)
+            if isinstance(server, str):
+                _SERVER.of(server)
 
     def uptime_ms(self):
         return ticks_diff(ticks_ms(), self._t0)

@@ -29,6 +29,9 @@ RESOLVE_PORT = 5300
 def dsim():
     with Sim("unix_tap", dhcp=True, app_args=["--config", CONFIG]) as s:
         yield s
+        # the page renders in the HTTP server's heap-locked step, also while
+        # the address and the DHCP state change under it
+        assert "serving unlocked" not in s.log(), s.log()[-2000:]
 
 
 def wait_line(sim, pattern, timeout, start=0):
