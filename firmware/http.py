@@ -170,6 +170,7 @@ class HTTPServer:
     ):
         self._sm = sockmod
         self._lock = heap_lock
+        self._held = False  # inside step() with the heap locked by it
         self._cur = None  # the client being served (closed if its work allocates)
         self.info = info if info is not None else page.HostInfo()
         self._idle_ms = idle_ms
@@ -228,22 +229,28 @@ class HTTPServer:
         if not self._lock:
             return self._step(timeout_ms)
         micropython.heap_lock()
+        self._held = True
         try:
             return self._step(timeout_ms)
         except MemoryError as e:
-            self.stats["alloc_blocked"] += 1
-            self._lock = False
+            self._held = False
             micropython.heap_unlock()
             try:
-                print("http: a request allocated with the heap locked; serving unlocked from now on")
-                sys.print_exception(e)  # where: a path to fix
-                if self._cur is not None and self._cur.state != _ST_FREE:
-                    self._close(self._cur)
+                self._alloc_blocked(e)
             finally:
                 micropython.heap_lock()
             return 0
         finally:
+            self._held = False
             micropython.heap_unlock()
+
+    def _alloc_blocked(self, e):
+        self.stats["alloc_blocked"] += 1
+        self._lock = False
+        print("http: a request allocated with the heap locked; serving unlocked from now on")
+        sys.print_exception(e)  # where: a path to fix
+        if self._cur is not None and self._cur.state != _ST_FREE:
+            self._close(self._cur)
 
     def _count(self, key, k):
         """Byte counters count modulo 2**30: a small int on a 32-bit board, so
@@ -252,12 +259,13 @@ class HTTPServer:
         self.stats[key] = v + k if v <= MAX_LEN - k else v - MAX_LEN - 1 + k
 
     def _unlocked(self):
-        """Open the heap for an allocating call inside step(); _relock() after."""
-        if self._lock:
+        """Open the heap for an allocating call inside a locked step();
+        _relock() after. (Outside step() the heap is not ours to open.)"""
+        if self._held:
             micropython.heap_unlock()
 
     def _relock(self):
-        if self._lock:
+        if self._held:
             micropython.heap_lock()
 
     def _step(self, timeout_ms):
@@ -415,8 +423,10 @@ class HTTPServer:
             k = self._read(c, c.buf, room)
         else:
             self._unlocked()  # the head came in pieces: a view past what is held
-            rest = c.mv[c.n :]
-            self._relock()
+            try:
+                rest = c.mv[c.n :]
+            finally:
+                self._relock()
             k = self._read(c, rest, room)
         if k < 0:
             return
@@ -595,8 +605,10 @@ class HTTPServer:
         self._consume(c, end)
         if route == 1:
             self._unlocked()  # texts the page shows that changed (a lease)
-            self.info.refresh()
-            self._relock()
+            try:
+                self.info.refresh()
+            finally:
+                self._relock()
             o = self._head(c, 200, b"text/html; charset=utf-8", -1)
             e = page.render_status(c.out, o, self.info, self)
             tail = page.TAIL  # a constant: the page's plot, tables and script
