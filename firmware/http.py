@@ -21,12 +21,13 @@
 # When every slot is busy the listening socket is not polled, so new
 # connections wait in the listen backlog (the kernel's or the stack's bound).
 # heap_lock=True (firmware/web.py, on the stack's sockets): step() runs with
-# the heap locked, opened only where it allocates (accept, /stats.json, a
-# request head arriving in pieces). MicroPython puts every Python frame over
-# 11 words on the heap when it can; locked, they stay on the C stack, and on
-# a heap holding garbage each such allocation is a long search. A request
-# that still allocates is counted (alloc_blocked), its client closed, and
-# the server goes on unlocked.
+# the heap locked, opened only where it allocates (accept and close, the
+# page's texts after a change, /stats.json, a request head arriving in
+# pieces). MicroPython puts every Python frame over 11 words on the heap when
+# it can; locked, they stay on the C stack, and on a heap holding garbage
+# each such allocation is a long search (docs/http.md). A MemoryError in a
+# step is counted (alloc_blocked), its client closed, and the server goes on
+# unlocked.
 import errno
 import sys
 
@@ -247,7 +248,8 @@ class HTTPServer:
     def _alloc_blocked(self, e):
         self.stats["alloc_blocked"] += 1
         self._lock = False
-        print("http: a request allocated with the heap locked; serving unlocked from now on")
+        print("http: MemoryError in a request (an allocation under the heap lock, or the "
+              "heap full); serving unlocked from now on")
         sys.print_exception(e)  # where: a path to fix
         if self._cur is not None and self._cur.state != _ST_FREE:
             self._close(self._cur)

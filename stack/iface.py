@@ -99,8 +99,8 @@ class Interface:
         return True
 
     def locked(self, fn, c, now):
-        """fn(c, now), the stack's own work on an application call (a write,
-        a read that opens the window), with the heap locked as in poll(): its
+        """fn(c, now), the stack's own work on an application call (output
+        after a write, a shutdown, an uncork), with the heap locked as in poll(): its
         calls' frames stay on the C stack instead of the heap (MicroPython
         puts a frame over 11 words there whenever it can), and it cannot
         allocate. An allocation is counted (poll_alloc_blocked)."""
