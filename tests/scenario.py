@@ -121,7 +121,7 @@ class Sim:
         """{'how': 'tc'|'relay'|'off', 'lost': N, ...} of the impairment so far."""
         self.proc.stdin.write("impair-counts\n")
         self.proc.stdin.flush()
-        answer = self.replies.get(timeout=10)
+        answer = self._reply("impair-counts", 10)
         if not answer.startswith("IMPAIRCOUNTS "):
             raise AssertionError("launcher: " + answer)
         return json.loads(answer[len("IMPAIRCOUNTS "):])
@@ -131,7 +131,7 @@ class Sim:
         Returns how: "tc" (the kernel's netem on the TAP) or "relay (...)"."""
         self.proc.stdin.write("impair %s\n" % (spec or "off"))
         self.proc.stdin.flush()
-        answer = self.replies.get(timeout=10)
+        answer = self._reply("impair", 10)
         if not answer.startswith("IMPAIR "):
             raise AssertionError("launcher: " + answer)
         return answer[len("IMPAIR "):]
@@ -144,6 +144,16 @@ class Sim:
         if not answer.startswith("DHCPSERVER "):
             raise AssertionError("launcher: " + answer)
         return answer.split()[1]
+
+    def _reply(self, what, timeout):
+        """The launcher's answer to a command; if none comes, say whether the
+        launcher still runs and what it and the stack printed last."""
+        try:
+            return self.replies.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("launcher: no answer to %r in %d s (launcher %s)\n%s" % (
+                what, timeout, "running" if self.alive() else "exited %s" % self.proc.poll(),
+                "\n".join(self.log_lines[-40:])))
 
     def log(self):
         return "\n".join(self.log_lines)

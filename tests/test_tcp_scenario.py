@@ -149,9 +149,12 @@ def _no_reasm(board):
 
 
 @pytest.fixture(autouse=True)
-def _clean_qdisc(sim):
+def _clean_qdisc(request):
+    """After a test on the module's simulator, its link is clean again. A test
+    with its own simulator (own_sim) neither starts nor touches the shared one."""
     yield
-    sim.no_netem()
+    if "sim" in request.fixturenames:
+        request.getfixturevalue("sim").no_netem()
 
 
 def test_linux_client_echo_data_both_ways_with_half_close(sim):
