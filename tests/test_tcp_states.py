@@ -233,34 +233,9 @@ def test_state_constants_agree_between_modules():
                                               "_SYN": 2, "_FIN": 1, "_RST": 4}[attr]
 
 
-def test_iss_is_keyed_per_connection_and_advances_with_the_clock():
-    # RFC 6528: ISN = M + F(addresses, ports, secret)
-    h = Harness()
-    c1 = h.tcp.connect(PEER, 5000, 1000, src_port=40000)
-    s1 = h.one().seq
-    c1.abort()
-    h.take()
-    c2 = h.tcp.connect(PEER, 5000, 1004, src_port=40000)
-    s2 = h.one().seq
-    c2.abort()
-    h.take()
-    assert (s2 - s1) % 2**32 == 4 * 250  # same 4-tuple: only the 4 us clock moved
-    c3 = h.tcp.connect(PEER, 5001, 1004, src_port=40000)
-    s3 = h.one().seq
-    assert s3 != s2  # another 4-tuple: another offset
-
-
-def test_iss_without_hashlib_is_still_keyed_per_connection():
-    # where hashing cannot allocate (the application holds the heap locked)
-    # or the port has no hashlib, F comes from the keyed mix: still per
-    # 4-tuple, still growing with the clock for one 4-tuple
-    h = Harness()
-
-    def no_hash(f):
-        raise MemoryError
-
-    h.tcp._aes = None  # (CPython has no cryptolib; a board may have it)
-    h.tcp._hash_f = no_hash
+def _iss_is_keyed_and_follows_the_clock(h):
+    """RFC 6528: ISN = M + F(addresses, ports, secret): for one 4-tuple only the
+    4 us clock moves it; another 4-tuple gets another offset."""
     c1 = h.tcp.connect(PEER, 5000, 1000, src_port=40000)
     s1 = h.one().seq
     c1.abort()
@@ -273,3 +248,25 @@ def test_iss_without_hashlib_is_still_keyed_per_connection():
     c3 = h.tcp.connect(PEER, 5001, 1004, src_port=40000)
     assert h.one().seq != s2
     c3.abort()
+
+
+def test_iss_is_keyed_per_connection_and_advances_with_the_clock():
+    h = Harness()
+    # inside the unix port (tests/tcp_mp_unit.py) F is AES-128 from cryptolib
+    import sys
+
+    assert (h.tcp._aes is not None) == (sys.implementation.name == "micropython")
+    _iss_is_keyed_and_follows_the_clock(h)
+
+
+def test_iss_without_hashlib_is_still_keyed_per_connection():
+    # where hashing cannot allocate (the application holds the heap locked)
+    # or the port has no hashlib, F comes from the keyed mix
+    h = Harness()
+
+    def no_hash(f):
+        raise MemoryError
+
+    h.tcp._aes = None  # (CPython has no cryptolib; a board may have it)
+    h.tcp._hash_f = no_hash
+    _iss_is_keyed_and_follows_the_clock(h)
