@@ -295,9 +295,19 @@ class Neighbours:
         s = self._slot[i]
         if s == _NO_SLOT:
             return
-        f = self._frames[s]
-        self.copy_mac(i, f, eth.DST_OFF)
-        self._iface.send_frame(f, self._frame_len[s])
+        # Sent from the interface's TX buffer, not from the slot: a driver
+        # sees only the interface's two buffers. The SPI drivers make views
+        # of each buffer they move, a kilobyte, for a few buffers
+        # (drivers/spibuf.py): a slot buffer sent itself took one of those
+        # places for good, or pushed out the TX buffer's views to be made
+        # again on the next send (seen in the frame fuzzer: +1,056 bytes).
+        # Nothing is being built in tx_buf here: input() writes its
+        # reply there after this.
+        tx = self._iface.tx_buf
+        n = self._frame_len[s]
+        mem.copy(tx, 0, self._frames[s], 0, n)
+        self.copy_mac(i, tx, eth.DST_OFF)
+        self._iface.send_frame(tx, n)
         self._frame_used[s] = 0
         self._slot[i] = _NO_SLOT
 

@@ -1,4 +1,4 @@
-"""80,000 fuzzed frames (after a 50,000-frame warm-up) through the firmware
+"""80,000 fuzzed frames (after a 5,000-frame warm-up) through the firmware
 on sim_w5500 inside the MicroPython unix port: seeds are the frames Linux
 sent it a moment before (ARP, pings, a fragmented ping, the page, a bulk
 download, a POST, UDP echo/status/closed port, TCP to a closed port),
@@ -12,7 +12,7 @@ the real network afterwards. `make fuzz` runs the same with 200,000 frames
 
 import os
 
-from fuzz_frames import fuzz_and_check
+from fuzz_frames import WARM, fuzz_and_check
 from scenario import fresh_netns_name, require_netns
 
 SHORT = 80_000
@@ -21,9 +21,9 @@ SHORT = 80_000
 def test_80k_fuzzed_frames_through_poll_leave_the_stack_whole():
     require_netns()
     got, counters, driver, took, page, ping_rc, log = fuzz_and_check(
-        fresh_netns_name(), SHORT, os.getpid() % 1000, 50_000, timeout=900)
+        fresh_netns_name(), SHORT, os.getpid() % 1000, WARM, timeout=900)
     tail = "\n".join(log.splitlines()[-30:])
-    assert int(got["delivered"]) == SHORT + 50_000, tail
+    assert int(got["delivered"]) == SHORT + WARM, tail
     assert int(got["seeds"]) >= 10, tail  # the seeds really came from Linux's traffic
     assert got["raised"] == "0", tail
     assert got["unaccounted"] == "0", tail

@@ -5,9 +5,9 @@
 # k (per frame buffer, the first time it is seen), and views of 32, 16, 8, 4,
 # 2 and 1 bytes of a 32-byte scratch for the last n % 64 bytes, which are
 # copied in or out with a short loop. A 1518-byte buffer costs 24 views; at
-# most 7 SPI calls move one frame. `slots` buffers are remembered (iface uses
-# one RX and one TX buffer, ARP a few held frames), the oldest is forgotten
-# first. A buffer first seen while the heap is locked gets no views: it moves
+# most 7 SPI calls move one frame. `slots` buffers are remembered (the
+# Interface moves only its RX and its TX buffer, held frames included; a
+# third slot serves a caller's own buffer), the oldest is forgotten first. A buffer first seen while the heap is locked gets no views: it moves
 # through the 32-byte scratch (slower, still exact, still allocation-free).
 from micropython import const
 
