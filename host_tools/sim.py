@@ -186,6 +186,12 @@ def run(board, netns, forward, heapsize, heap_lock, source=False, frozen=True, i
         app="main", app_args=(), commands=False, dhcp=False, pcap=None):
     from host_tools import emu
 
+    if commands:
+        # SIGUSR1: every thread's stack to stderr. tests/scenario.py asks for
+        # it when a command's answer is late (a rare stall, cause unknown).
+        import faulthandler
+
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     if emu.handles(board):  # emulated RP2040 or host32: host_tools/emu.py runs them
         if dhcp:
             print("sim: --dhcp is not available on emulated boards yet", file=sys.stderr)

@@ -9,11 +9,13 @@ a board in a fresh namespace, yield where it is, tear everything down.
 import json
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,7 @@ from host_tools import netns as nsmod  # noqa: E402
 from host_tools.netns import InNetns  # noqa: E402
 
 STATUS_PORT = 9999
+LATE_S = 30  # more time for a launcher answer, after its stacks are asked for
 ALL_BOARDS = ("unix_tap", "sim_enc28j60", "sim_w5500")
 
 
@@ -146,14 +149,29 @@ class Sim:
         return answer.split()[1]
 
     def _reply(self, what, timeout):
-        """The launcher's answer to a command; if none comes, say whether the
-        launcher still runs and what it and the stack printed last."""
+        """The launcher's answer to a command. Twice (once in 800 tests) a
+        running launcher has not answered within 10 s, cause unknown: then
+        it is asked for its threads' stacks (faulthandler on SIGUSR1, see
+        host_tools/sim.py) and given LATE_S more. A late answer is a warning
+        with those stacks (pytest's summary shows it); none is a failure."""
         try:
             return self.replies.get(timeout=timeout)
         except queue.Empty:
+            pass
+        t0 = time.monotonic()
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGUSR1)
+        try:
+            answer = self.replies.get(timeout=LATE_S)
+        except queue.Empty:
             raise AssertionError("launcher: no answer to %r in %d s (launcher %s)\n%s" % (
-                what, timeout, "running" if self.alive() else "exited %s" % self.proc.poll(),
-                "\n".join(self.log_lines[-40:])))
+                what, timeout + LATE_S,
+                "running" if self.alive() else "exited %s" % self.proc.poll(),
+                "\n".join(self.log_lines[-80:])))
+        time.sleep(0.5)  # the rest of the stack dump
+        warnings.warn("launcher answered %r only %.1f s after %d s; its threads then:\n%s" % (
+            what, time.monotonic() - t0, timeout, "\n".join(self.log_lines[-60:])))
+        return answer
 
     def log(self):
         return "\n".join(self.log_lines)
