@@ -42,6 +42,7 @@ FIGURES = (
     ("tx", "instr_per_tx_segment", "per full-size segment sent"),
     ("http", "instr_per_request", "per keep-alive request (GET /)"),
     ("conn", "instr_per_connection", "per new connection (ab's GET /)"),
+    ("echo", "instr_per_ping", "per ping (one main-loop turn)"),
 )
 _REFS = re.compile(r"(?:I\s+refs|Collected)\s*:\s*([\d,]+)")
 
@@ -187,8 +188,10 @@ def main(argv=()):
         elif mode == "http":
             extra = "%d B response in one segment, %.2f polls" % (res["response_bytes"],
                                                                    res["polls"] / res["rounds"])
-        else:
+        elif mode == "conn":
             extra = "%d B response, handshake to TIME-WAIT" % res["response_bytes"]
+        else:
+            extra = "ICMP echo and reply, then UDP services, HTTP step, poll_at"
         base = first.get(key)
         ratio = ""
         if base:

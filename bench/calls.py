@@ -25,6 +25,7 @@ UNITS = (
     ("tx", "per full-size segment sent"),
     ("http", "per keep-alive request (GET /)"),
     ("conn", "per new connection (ab's GET /)"),
+    ("echo", "per ping (one main-loop turn)"),
 )
 # the peer's and the fake driver's own functions: not the stack's work
 _PEER_FUNCS = ("Peer.", "MemDriver.", "<lambda>")

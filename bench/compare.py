@@ -11,6 +11,8 @@ Targets (each serves its own "/"):
   stack   this stack: `python -m host_tools sim --board unix_tap` as `make
           sim` runs it (defaults: 64wK heap, .mpy build, the TAP relay);
           firmware/http.py's status page
+  stack16 the same with lwIP's buffer sizes (16 x MSS send and receive
+          rings per connection, 128wK heap)
 
 Network: stack and lwIP sit behind a TAP in a namespace whose Linux side
 (192.0.2.1) runs the clients. The kernel-socket servers run in a namespace
@@ -50,6 +52,7 @@ HOST_IP = "192.0.2.1"
 SERVER_IP = "192.0.2.2"
 KERNEL_HEAP = "64wK"  # the data heap the stack gets too (host_tools sim's default)
 START_TIMEOUT_S = 60
+LWIP_BUF = 16 * 1460  # lwipopts.h: TCP_SND_BUF = TCP_WND = 16 * TCP_MSS
 
 FULL = {"rounds": 3, "wrk_s": 5, "ab_n": 2000, "bulk": 10_000_000, "ping_n": 100}
 QUICK = {"rounds": 1, "wrk_s": 2, "ab_n": 300, "bulk": 2_000_000, "ping_n": 20}
@@ -210,17 +213,18 @@ class Target:
 class Stack(Target):
     name = "stack"
     label = "this stack (unix_tap sim)"
+    sim_args = ()
 
     def __init__(self, tag):
-        self.netns = "bcmp%s-st" % tag
+        self.netns = "bcmp%s-%s" % (tag, self.name)
         self.proc = None
 
     def start(self):
         # The whole launcher is pinned: the MicroPython process and the TAP
-        # relay thread, both in the stack's data path.
+        # relay, both in the stack's data path.
         self.proc = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "host_tools", "sim", "--board",
-             "unix_tap", "--netns", self.netns, "--no-forward"],
+             "unix_tap", "--netns", self.netns, "--no-forward"] + list(self.sim_args),
             cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("READY") or not wait_http(self.netns, self.proc):
@@ -234,6 +238,19 @@ class Stack(Target):
 
         if nsmod.exists(self.netns):
             nsmod.remove(self.netns)
+
+
+class StackLwipBuffers(Stack):
+    """The same, with lwIP's buffer sizes (bench/baselines/lwip/lwipopts.h:
+    TCP_SND_BUF and TCP_WND 16 x MSS): a send ring and a receive ring of
+    23,360 B per connection instead of the boards' default 2,048 B. With
+    2 KB at most 2 KB are in flight, and a bulk transfer waits a round trip
+    per 2 KB; this row shows the stack with the window lwIP is given."""
+
+    name = "stack16"
+    label = "this stack, lwIP's buffer sizes"
+    sim_args = ("--heapsize", "128wK", "--", "--config",
+                "tcp_tx_bytes=%d,tcp_rx_bytes=%d" % (LWIP_BUF, LWIP_BUF))
 
 
 class KernelSockets(Target):
@@ -312,7 +329,7 @@ def targets(tag):
         out.append(lwip.Lwip(tag))
     except ImportError:
         pass
-    out += [KernelMinimal(tag), KernelFirmware(tag), Stack(tag)]
+    out += [KernelMinimal(tag), KernelFirmware(tag), Stack(tag), StackLwipBuffers(tag)]
     return out
 
 
@@ -378,7 +395,7 @@ def table(vals, ts):
     names = [t.name for t in ts]
     head = "   %-40s" % "test" + "".join("%16s" % n for n in names)
     ratios = [("stack", "kmin", "ours/kmin"), ("stack", "lwip", "ours/lwIP"),
-              ("kfw", "kmin", "kfw/kmin")]
+              ("stack16", "lwip", "16/lwIP"), ("kfw", "kmin", "kfw/kmin")]
     ratios = [r for r in ratios if r[0] in names and r[1] in names]
     head += "".join("%11s" % r[2] for r in ratios)
     lines = [head]
@@ -400,25 +417,28 @@ def _ratio(r):
     return "%.3fx" % r if r < 0.1 else "%.2fx" % r
 
 
-# issue 7's goals, as ratios measured in one run: (test, baseline, op, goal)
+# issue 7's goals, as ratios measured in one run: (test, ours, baseline, op,
+# goal). Bulk is judged with the buffers lwIP has (stack16); the default's
+# ratio is printed beside it.
 GOALS = (
-    ("ka1", "kmin", ">=", 0.25, "keep-alive req/s, 1 conn, ours/kmin"),
-    ("new", "kmin", ">=", 0.25, "new connections/s, ours/kmin"),
-    ("bulk", "lwip", ">=", 0.10, "bulk MB/s, ours/lwIP"),
-    ("rtt", "lwip", "<=", 2.5, "ping RTT, ours/lwIP"),
+    ("ka1", "stack", "kmin", ">=", 0.25, "keep-alive req/s, 1 conn, ours/kmin"),
+    ("new", "stack", "kmin", ">=", 0.25, "new connections/s, ours/kmin"),
+    ("bulk", "stack16", "lwip", ">=", 0.10, "bulk MB/s, lwIP's buffers, ours/lwIP"),
+    ("bulk", "stack", "lwip", ">=", 0.10, "bulk MB/s, default 2 KB rings, ours/lwIP"),
+    ("rtt", "stack", "lwip", "<=", 2.5, "ping RTT, ours/lwIP"),
 )
 
 
 def targets_met(med):
     out = []
-    for key, base, op, goal, what in GOALS:
-        x = med.get("stack", {}).get(key)
+    for key, ours, base, op, goal, what in GOALS:
+        x = med.get(ours, {}).get(key)
         y = med.get(base, {}).get(key)
         if not x or not y:
             continue
         r = x / y
         ok = r >= goal if op == ">=" else r <= goal
-        out.append("   issue 7 goal: %-38s %s %.2f   now %s  %s"
+        out.append("   issue 7 goal: %-44s %s %.2f   now %s  %s"
                    % (what, op, goal, _ratio(r), "met" if ok else "NOT met"))
     return out
 

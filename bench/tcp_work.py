@@ -62,6 +62,7 @@ SYN_OPTS = b"\x02\x04\x05\xb4\x01\x01\x04\x02"  # MSS 1460, SACK-permitted
 _IP = 14
 _L4 = 34
 _MAX_POLLS = 50  # polls per round before the round counts as stalled
+_ECHO_LEN = 64  # ICMP header + ping's 56 data bytes
 
 
 class Clock:
@@ -149,6 +150,7 @@ class Peer:
         self._base = 0
         self._dirty = 0  # template bytes after the TCP header to restore
         self.capture = None  # a list: drain() keeps a copy of each frame (for mode "peer")
+        self.echo_seq = 0
         # The driver's rx slot is the peer's template: segment() writes only
         # what changes, and recv_into() makes the one copy a driver makes.
         self.frame = drv.rx
@@ -171,6 +173,26 @@ class Peer:
         warp.write(b, eth.HDR_LEN, warp.OP_REQUEST, PEER_MAC, PEER_IP, b"\x00" * 6, 0, STACK_IP, 0)
         self.drv.rx_n = eth.HDR_LEN + warp.LEN
         self._shape = -1
+
+    def echo_request(self):
+        """An ICMP echo request as ping sends it (56 data bytes), the next
+        sequence number each time, into the driver's rx slot."""
+        f = self.frame
+        seq = self.echo_seq = (self.echo_seq + 1) & 0xFFFF
+        eth.write(f, STACK_MAC, 0, PEER_MAC, eth.TYPE_IP4)
+        ip4.write(f, _IP, 20 + _ECHO_LEN, seq, 64, ip4.PROTO_ICMP, PEER_IP, STACK_IP, 0)
+        f[_L4] = 8  # echo request, code 0
+        f[_L4 + 1] = 0
+        f[_L4 + 2] = f[_L4 + 3] = 0
+        f[_L4 + 4] = 0x12  # identifier
+        f[_L4 + 5] = 0x34
+        f[_L4 + 6] = seq >> 8
+        f[_L4 + 7] = seq & 0xFF
+        c = csum.checksum(f, _L4, _ECHO_LEN, 0)
+        f[_L4 + 2] = c >> 8
+        f[_L4 + 3] = c & 0xFF
+        self.drv.rx_n = _L4 + _ECHO_LEN
+        self._shape = -1  # the TCP template's headers are gone
 
     def segment(self, flags, payload=0, data=None, opts=b""):
         """Put one segment in the driver's rx slot: seq snd_nxt, ack rcv_nxt,
@@ -497,6 +519,38 @@ def _conn(iface, drv, peer, srv, rounds, warm, clock, mark):
             "response_bytes": (peer.got - got) // rounds}
 
 
+def run_echo(rounds, warm, clock, mark):
+    return _with_server(_echo, rounds, warm, clock, mark)
+
+
+def _echo(iface, drv, peer, srv, rounds, warm, clock, mark):
+    """A ping per round and one turn of firmware/main.py's loop with its
+    services (UDP echo and status, the HTTP server): what each ping costs
+    the board, from the frame to the next wait."""
+    from firmware.udp_services import Echo, Status
+
+    echo = Echo(iface, iface.mtu)
+    status = Status(iface, None)
+    for r in range(warm + rounds):
+        if r == warm:
+            mark(True, peer)
+        peer.echo_request()
+        clock.now += 1
+        now = clock.now
+        iface.poll(now)  # firmware/main.py's loop, one turn
+        iface.locked(Echo.poll, echo, now)
+        if status.pending():
+            status.poll(now)
+        srv.step(0)
+        iface.poll_at(now)
+        b = drv.out[0]
+        if drv.n_out != 1 or b[_L4] != 0 or b[_L4 + 7] != peer.echo_seq & 0xFF:
+            raise RuntimeError("echo: no reply to ping %d" % peer.echo_seq)
+        peer.drain()
+    mark(False, peer)
+    return {"mode": "echo", "rounds": rounds, "replies": rounds}
+
+
 def _response_complete(drv, peer, got0):
     """The first response: one segment holding the head and the whole body."""
     b = drv.out[peer.last_slot]
@@ -519,6 +573,7 @@ PEER_INPUT = {
     "rx": lambda peer, take: (peer.segment(wtcp.ACKF | wtcp.PSH, MSS), take()),
     "tx": lambda peer, take: (peer.segment(wtcp.ACKF), take()),
     "http": lambda peer, take: (peer.segment(wtcp.ACKF | wtcp.PSH, data=REQUEST), take()),
+    "echo": lambda peer, take: (peer.echo_request(), take()),
     "conn": lambda peer, take: (peer.segment(wtcp.SYN, opts=SYN_OPTS), take(),
                                 peer.segment(wtcp.ACKF), take(),
                                 peer.segment(wtcp.ACKF | wtcp.PSH, data=CLOSE_REQUEST), take(),
@@ -562,11 +617,11 @@ def run_peer(mode, rounds, warm, clock, mark):
     return {"mode": "peer-" + mode, "rounds": rounds, "frames_per_round": len(frames)}
 
 
-MODES = {"rx": run_rx, "tx": run_tx, "http": run_http, "conn": run_conn}
+MODES = {"rx": run_rx, "tx": run_tx, "http": run_http, "conn": run_conn, "echo": run_echo}
 
 
 def run(mode, rounds, warm=20, mark=None):
-    """mode: rx | tx | http | conn, or peer-MODE (the peer alone)."""
+    """mode: rx | tx | http | conn | echo, or peer-MODE (the peer alone)."""
     import stack.socket as ssock
 
     clock = Clock()

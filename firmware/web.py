@@ -36,7 +36,15 @@ def start(iface, cfg=None, port=PORT, max_clients=0):
         # still makes the engine recycle a half-open TCB: docs/http.md.)
         max_clients = conns
     return HTTPServer(ssock, info=page.StackInfo(iface), port=port, max_clients=max_clients,
-                      backlog=conns, head_max=768, out_max=768, chunk=1460, heap_lock=True)
+                      backlog=conns, head_max=768, out_max=768, chunk=1460, heap_lock=True,
+                      poll_factory=_poll_after_iface)
+
+
+def _poll_after_iface():
+    # step(0) comes right after the loop's iface.poll(): no second engine pass
+    from stack import socket as ssock
+
+    return ssock.poll(drive=False)
 
 
 def _run(argv):

@@ -575,9 +575,13 @@ class poll:
     """select.poll over stack sockets. ipoll() yields one reused [obj, event]
     pair (unpack it; do not keep it), so a steady loop allocates nothing.
     Waiting drives the engine: iface.poll() then driver.wait() until an event
-    or the timeout; ipoll(0) runs the engine once and returns what is ready."""
+    or the timeout; ipoll(0) runs the engine once and returns what is ready.
+    poll(drive=False) is for a loop that runs iface.poll() itself just before
+    (firmware/main.py): its ipoll(0) only reports what is ready, without a
+    second engine pass (a driver read and every timer) per loop turn."""
 
-    def __init__(self):
+    def __init__(self, drive=True):
+        self._drive = drive
         self._objs = []
         self._masks = []
         self._pair = [None, 0]
@@ -618,10 +622,12 @@ class poll:
             deadline = None
         else:
             deadline = ticks_add(ticks_ms(), timeout_ms)
+        if timeout_ms == 0:
+            if self._drive and _iface is not None:
+                _iface.poll(ticks_ms())
+            return
         if _iface is not None:
             _iface.poll(ticks_ms())
-        if timeout_ms == 0:
-            return
         while not self._ready():
             if not _drive(deadline):
                 return

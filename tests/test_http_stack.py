@@ -32,6 +32,8 @@ def web():
         doc = json.loads(curl(s, url(s, "/stats.json")).stdout)
         assert doc["http"]["alloc_blocked"] == 0, s.log()
         assert "serving unlocked" not in s.log()
+        # nor the heap-locked parts of the main loop (poll, poll_at, the echo)
+        assert s.status()["iface"].get("poll_alloc_blocked", 0) == 0, s.log()
 
 
 def alphabet(n):

@@ -23,6 +23,8 @@ def test_1000_pings_under_heap_lock(locked_sim):
     assert "%d packets transmitted, %d received" % (COUNT, COUNT) in out, out + locked_sim.log()
     assert locked_sim.alive(), locked_sim.log()
     assert "ALLOCATION" not in locked_sim.log()
+    # poll() and poll_at() count an allocation they stopped instead of raising
+    assert locked_sim.status()["iface"].get("poll_alloc_blocked", 0) == 0
 
 
 def test_1000_udp_echoes_under_heap_lock(locked_sim):
@@ -37,5 +39,6 @@ def test_1000_udp_echoes_under_heap_lock(locked_sim):
         s.close()
     st = locked_sim.status()
     assert st["iface"]["udp_drop_full"] == 0
+    assert st["iface"].get("poll_alloc_blocked", 0) == 0
     assert locked_sim.alive(), locked_sim.log()
     assert "ALLOCATION" not in locked_sim.log()

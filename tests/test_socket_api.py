@@ -318,6 +318,29 @@ def test_poll_with_timeout_drives_the_engine_and_returns(iface):
     assert iface.polls >= 2 and iface.driver.waited >= 1
 
 
+def test_poll_without_drive_reports_without_an_engine_pass(iface):
+    # firmware/web.py's server steps right after the loop's iface.poll():
+    # its ipoll(0) must not run the engine again; a timeout still drives it
+    srv = ssock.socket()
+    srv.bind(("0.0.0.0", 80))
+    srv.listen(2)
+    p = ssock.poll(drive=False)
+    p.register(srv, ssock.POLLIN)
+    n = iface.polls
+    assert [o for o, e in p.ipoll(0)] == [] and p.poll(0) == []
+    assert iface.polls == n  # nothing ran the engine
+    cli = ssock.socket()
+    cli.connect(("192.0.2.2", 80))
+    assert [(o, e) for o, e in p.ipoll(0)] == [(srv, ssock.POLLIN)]  # still reported
+    p.poll(30)
+    assert iface.polls > n  # a wait drives it
+    driven = ssock.poll()
+    driven.register(srv, ssock.POLLIN)
+    n = iface.polls
+    driven.poll(0)
+    assert iface.polls == n + 1
+
+
 def test_ioctl_poll_matches_events(iface):
     srv, cli, conn, addr = pair()
     assert conn.ioctl(3, ssock.POLLIN) == 0

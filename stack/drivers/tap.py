@@ -33,10 +33,11 @@ class FramedWire:
             return True
         return False
 
-    def recv_into(self, buf):
+    def recv_into(self, buf, ready=False):
         """Length of the frame now in buf, 0 if none waits, -1 if one was too
-        long for buf (read and discarded). Raises OSError if the wire closed."""
-        if not self.readable(0):
+        long for buf (read and discarded). Raises OSError if the wire closed.
+        ready: a poll just said a frame waits (no second poll call)."""
+        if not ready and not self.readable(0):
             return 0
         h = self._hdr
         if self._read(h, 2) < 2:
@@ -97,10 +98,13 @@ class TapDriver:
     def __init__(self, fd, mac):
         self.mac = bytes(mac)
         self._wire = FramedWire(fd)
+        self._ready = False  # wait() saw a frame waiting: recv_into need not poll again
         self.stats = _stats.register({}, "rx_frames", "tx_frames", "rx_drop_too_long", "tx_drop")
 
     def recv_into(self, buf):
-        n = self._wire.recv_into(buf)
+        ready = self._ready
+        self._ready = False
+        n = self._wire.recv_into(buf, ready)
         if n < 0:
             self.stats["rx_drop_too_long"] += 1
             return 0
@@ -120,7 +124,8 @@ class TapDriver:
         return True
 
     def wait(self, timeout_ms):
-        self._wire.readable(timeout_ms)
+        # one poll() system call per wake-up instead of two (ping RTT)
+        self._ready = self._wire.readable(timeout_ms)
 
     def close(self):
         self._wire.close()
