@@ -12,7 +12,7 @@ Targets (each serves its own "/"):
           sim` runs it (defaults: 64wK heap, .mpy build, the TAP relay);
           firmware/http.py's status page
   stack16 the same with lwIP's buffer sizes (16 x MSS send and receive
-          rings per connection, 128wK heap)
+          rings per connection, 256wK heap)
 
 Network: stack and lwIP sit behind a TAP in a namespace whose Linux side
 (192.0.2.1) runs the clients. The kernel-socket servers run in a namespace
@@ -249,7 +249,7 @@ class StackLwipBuffers(Stack):
 
     name = "stack16"
     label = "this stack, lwIP's buffer sizes"
-    sim_args = ("--heapsize", "128wK", "--", "--config",
+    sim_args = ("--heapsize", "256wK", "--", "--config",
                 "tcp_tx_bytes=%d,tcp_rx_bytes=%d" % (LWIP_BUF, LWIP_BUF))
 
 
