@@ -254,10 +254,16 @@ class Interface:
             finally:
                 self.in_poll = False
                 heap_unlock()
+        return self._run_locked(Interface._timers, now_ms)
+
+    def _run_locked(self, fn, now_ms):
+        """fn(self, now_ms) with the heap locked (see poll); 0 if it tried to
+        allocate. fn is the class's function, not a bound method: making
+        one would allocate."""
         heap_lock()
         self.in_poll = True
         try:
-            return self._timers(now_ms)
+            return fn(self, now_ms)
         except MemoryError:
             self.stats["poll_alloc_blocked"] += 1
             return 0
@@ -283,22 +289,13 @@ class Interface:
         return _IDLE_MS if best < 0 else best
 
     def poll_at(self, now_ms):
-        """ms until poll() has timer work to do (0: now). Runs with the heap
-        locked, as poll() does: the calls' frames stay on the C stack (a main
-        loop asks this once a turn; unlocked, its frames cost ~30% of a
-        ping's instructions, bench callgrind echo)."""
+        """ms until poll() has timer work to do (0: now). A main loop asks
+        once a turn; it runs with the heap locked, as poll() does, so its
+        calls' frames stay on the C stack instead of being allocated and
+        freed on the heap (cheap on a clean heap, dear with garbage below)."""
         if self.in_poll:
             return self._poll_at(now_ms)
-        heap_lock()
-        self.in_poll = True
-        try:
-            return self._poll_at(now_ms)
-        except MemoryError:
-            self.stats["poll_alloc_blocked"] += 1
-            return 0
-        finally:
-            self.in_poll = False
-            heap_unlock()
+        return self._run_locked(Interface._poll_at, now_ms)
 
     def _poll_at(self, now_ms):
         best = self.arp.poll_at(now_ms)

@@ -11,6 +11,7 @@ from micropython import const
 
 from stack import stats as _stats
 from stack.clock import sleep_ms, sleep_us, ticks_diff, ticks_ms
+from stack.drivers import dead
 from stack.drivers.spibuf import Spans
 
 
@@ -143,12 +144,13 @@ class ENC28J60:
             "rx_reset", "tx_drop", "tx_retry", "tx_timeout", "tx_error", "mii_timeout",
             "tx_not_done", "chip_checks", "chip_dead")
         self.dead = False  # set when the chip stopped answering
-        # raised when the chip stops answering; made now, as raising a made
-        # exception allocates nothing (the steady state runs under heap_lock)
+        # raised when the chip stops answering; made now for a heap-locked
+        # loop, raised as fresh copies when the heap allows (drivers/dead.py)
         self._dead = OSError(_ENODEV, "ENC28J60 stopped answering (EREVID changed): "
                              "chip dead, unpowered or SPI broken; re-create the driver")
         self._reset_seen = OSError(_ENODEV, "ENC28J60 was reset (receive off, registers "
                                    "at their defaults); re-create the driver")
+        self._why = self._dead  # which of the two, once dead
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -264,13 +266,15 @@ class ENC28J60:
         if self._rd(_EREVID) != self.revision:
             self.stats["chip_dead"] += 1
             self.dead = True  # every later send / receive raises at once
-            raise self._dead
+            self._why = self._dead
+            raise dead.error(self._dead)
         if not self._rd(_ECON1) & _ECON1_RXEN:
             # alive but reset (a brown-out, a glitch on RESET): its registers
             # are the defaults, receive is off; EREVID alone cannot tell
             self.stats["chip_dead"] += 1
             self.dead = True
-            raise self._reset_seen
+            self._why = self._reset_seen
+            raise dead.error(self._reset_seen)
 
     # -- bring-up ------------------------------------------------------------------------
 
@@ -346,7 +350,7 @@ class ENC28J60:
 
     def recv_into(self, buf):
         if self.dead:
-            raise self._dead
+            raise dead.error(self._why)
         self._spans.register(buf)  # the first (unlocked) poll makes its views
         if self._pkts == 0:
             if self._int is not None and self._int.value():
@@ -404,7 +408,7 @@ class ENC28J60:
 
     def send(self, buf, n):
         if self.dead:
-            raise self._dead
+            raise dead.error(self._why)
         if n < 14 or n > _MAX_TX:
             self.stats["tx_drop"] += 1
             return False

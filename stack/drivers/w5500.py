@@ -14,6 +14,7 @@ from micropython import const
 
 from stack import stats as _stats
 from stack.clock import sleep_ms, sleep_us, ticks_diff, ticks_ms
+from stack.drivers import dead
 from stack.drivers.spibuf import Spans
 
 
@@ -97,12 +98,13 @@ class W5500:
             "tx_drop", "tx_drop_full", "tx_timeout", "unstable_reads", "unstable_fail", "reopen",
             "reopen_fail", "cmd_timeout", "chip_checks", "chip_dead")
         self.dead = False  # set when the chip stopped answering
-        # raised when the chip stops answering; made now, as raising a made
-        # exception allocates nothing (the steady state runs under heap_lock)
+        # raised when the chip stops answering; made now for a heap-locked
+        # loop, raised as fresh copies when the heap allows (drivers/dead.py)
         self._dead = OSError(_ENODEV, "W5500 stopped answering (VERSIONR not 0x04): "
                              "chip dead, unpowered or SPI broken; re-create the driver")
         self._reset_seen = OSError(_ENODEV, "W5500 was reset (socket 0 closed, registers "
                                    "at their defaults); re-create the driver")
+        self._why = self._dead  # which of the two, once dead
         cs.value(1)
         if rst is not None:
             rst.value(0)
@@ -197,13 +199,15 @@ class W5500:
         if self._r8(_COMMON_R, _VERSIONR) != _VERSION:
             self.stats["chip_dead"] += 1
             self.dead = True  # every later send / receive raises at once
-            raise self._dead
+            self._why = self._dead
+            raise dead.error(self._dead)
         # a chip that reset itself reads VERSIONR right again within moments,
         # but socket 0 is closed: nothing the driver does closes it
         if self._r8(_S0_R, _SN_SR) != _SR_MACRAW:
             self.stats["chip_dead"] += 1
             self.dead = True
-            raise self._reset_seen
+            self._why = self._reset_seen
+            raise dead.error(self._reset_seen)
 
     # -- bring-up ---------------------------------------------------------------------
 
@@ -279,7 +283,7 @@ class W5500:
 
     def recv_into(self, buf):
         if self.dead:
-            raise self._dead
+            raise dead.error(self._why)
         self._spans.register(buf)  # the first (unlocked) poll makes its views
         if self._rx_left == 0:
             if self._rx_taken:
@@ -333,7 +337,7 @@ class W5500:
 
     def send(self, buf, n):
         if self.dead:
-            raise self._dead
+            raise dead.error(self._why)
         if n < 14 or n > _MAX_FRAME:
             self.stats["tx_drop"] += 1
             return False
