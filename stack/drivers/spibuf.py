@@ -7,7 +7,8 @@
 # copied in or out with a short loop. A 1518-byte buffer costs 24 views; at
 # most 7 SPI calls move one frame. `slots` buffers are remembered (the
 # Interface moves only its RX and its TX buffer, held frames included; a
-# third slot serves a caller's own buffer), the oldest is forgotten first. A buffer first seen while the heap is locked gets no views: it moves
+# third slot serves a caller's own buffer), the oldest is forgotten first.
+# A buffer first seen while the heap is locked gets no views: it moves
 # through the 32-byte scratch (slower, still exact, still allocation-free).
 from micropython import const
 
