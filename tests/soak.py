@@ -289,7 +289,18 @@ class Soak:
         self.heap.append((time.monotonic() - self.t0, end_heap))
         st = self.status()
         return {"start_heap": start_heap, "end_heap": end_heap, "hung": len(hung),
-                "load_s": load_s, "counters": st}
+                "load_s": load_s, "counters": st, "http": self.http_stats()}
+
+    def http_stats(self):
+        """The HTTP server's own counters (/stats.json): why it closed what it closed."""
+        try:
+            c = self.http(10)
+            c.request("GET", "/stats.json")
+            doc = json.loads(c.getresponse().read())
+            c.close()
+            return doc.get("http", {})
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            return {"unreadable": repr(e)}
 
     def report(self, res):
         print("soak: %.0f s of load on sim_w5500, %d attack bursts" % (
@@ -307,10 +318,15 @@ class Soak:
         print("  iface counters: " + " ".join("%s=%d" % kv for kv in sorted(st["iface"].items())))
         print("  driver counters: " + " ".join("%s=%d" % kv
                                                for kv in sorted(st["driver"].items())))
+        print("  http counters: " + " ".join("%s=%s" % kv for kv in sorted(res["http"].items())))
+        if self.failed:  # what the firmware printed (a MemoryError in the HTTP step, ...)
+            print("  launcher and firmware, last lines:\n    " + "\n    ".join(
+                self.sim.log().splitlines()[-30:]))
 
 
 def soak(seconds):
-    with Sim("sim_w5500", netns=fresh_netns_name()) as sim:
+    # SOAK_PCAP=FILE: every frame both ways to FILE (for a failure's post-mortem)
+    with Sim("sim_w5500", netns=fresh_netns_name(), pcap=os.environ.get("SOAK_PCAP")) as sim:
         s = Soak(sim, seconds)
         res = s.run()
         s.report(res)
