@@ -104,16 +104,19 @@ class Interface:
         nothing (firmware/main.py's UDP echo), with the heap locked as in
         poll(): its calls' frames stay on the C stack instead of the heap
         (MicroPython puts a frame over 11 words there whenever it can), and
-        it cannot allocate. An allocation is counted (poll_alloc_blocked)."""
+        it cannot allocate. An allocation is counted (poll_alloc_blocked).
+        Returns fn's result, 0 if it tried to allocate. poll()'s timers and
+        poll_at() run through here too (fn the class's function and c the
+        interface: a bound method would allocate)."""
         if self.in_poll:
-            fn(c, now)
-            return
+            return fn(c, now)
         heap_lock()
         self.in_poll = True
         try:
-            fn(c, now)
+            return fn(c, now)
         except MemoryError:
             self.stats["poll_alloc_blocked"] += 1
+            return 0
         finally:
             self.in_poll = False
             heap_unlock()
@@ -254,22 +257,7 @@ class Interface:
             finally:
                 self.in_poll = False
                 heap_unlock()
-        return self._run_locked(Interface._timers, now_ms)
-
-    def _run_locked(self, fn, now_ms):
-        """fn(self, now_ms) with the heap locked (see poll); 0 if it tried to
-        allocate. fn is the class's function, not a bound method: making
-        one would allocate."""
-        heap_lock()
-        self.in_poll = True
-        try:
-            return fn(self, now_ms)
-        except MemoryError:
-            self.stats["poll_alloc_blocked"] += 1
-            return 0
-        finally:
-            self.in_poll = False
-            heap_unlock()
+        return self.locked(Interface._timers, self, now_ms)
 
     def _timers(self, now_ms):
         """Each part runs its due timers and tells when its next one is."""
@@ -293,9 +281,7 @@ class Interface:
         once a turn; it runs with the heap locked, as poll() does, so its
         calls' frames stay on the C stack instead of being allocated and
         freed on the heap (cheap on a clean heap, dear with garbage below)."""
-        if self.in_poll:
-            return self._poll_at(now_ms)
-        return self._run_locked(Interface._poll_at, now_ms)
+        return self.locked(Interface._poll_at, self, now_ms)
 
     def _poll_at(self, now_ms):
         best = self.arp.poll_at(now_ms)
